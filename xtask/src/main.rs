@@ -1,0 +1,20 @@
+//! `cargo xtask <command>`: the developer tasks of this repository.
+//!
+//! `main` only parses the command line and dispatches; every subcommand lives in a
+//! module of its own, named after the command.
+
+use clap::Parser;
+
+mod flags;
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "Developer tasks for the MCM provider toolkit", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: flags::Command,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    flags::dispatch(cli.command)
+}
