@@ -333,6 +333,7 @@ impl RenamePlan {
             occurrences,
             renames: self.renames.iter().map(|r| (r.from.clone(), r.final_path.clone())).collect(),
             skipped: self.skipped.clone(),
+            already_present: self.preexisting.clone(),
             notes,
         }
     }
@@ -493,6 +494,10 @@ pub struct Summary {
     pub renames: Vec<(PathBuf, PathBuf)>,
     /// Files looked at but not rewritten.
     pub skipped: Skipped,
+    /// Files in which the new names already occur before renaming, with counts: renaming
+    /// back later would rewrite these too, so A → B → A restores the tree only when this is
+    /// empty.
+    pub already_present: Vec<(PathBuf, usize)>,
     /// Things worth knowing before applying.
     pub notes: Vec<String>,
 }
