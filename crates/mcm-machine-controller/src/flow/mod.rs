@@ -1,0 +1,13 @@
+//! Reconcile passes as straight-line code over [`Effects`]: the order of steps and
+//! which decision feeds which call. Each pass returns the [`crate::retry::Retry`]
+//! for its key.
+
+pub mod creation;
+pub mod effects;
+pub mod health;
+pub mod machine;
+pub mod termination;
+
+pub use effects::{Effects, Observation, PassContext};
+pub use machine::{ValidClass, reconcile_machine, validate_class};
+pub use termination::reconcile_termination;
