@@ -4,8 +4,17 @@
 use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Build (or find cached) kube-apiserver, etcd and machine-controller-manager.
+    Tools,
+    /// Run the local control plane in the background: up, down, status.
+    #[command(subcommand)]
+    Cluster(crate::cluster::ClusterCommand),
+}
 
 pub fn dispatch(command: Command) -> anyhow::Result<()> {
-    match command {}
+    match command {
+        Command::Tools => crate::tools::run(),
+        Command::Cluster(command) => crate::cluster::run(command),
+    }
 }

@@ -5,7 +5,9 @@
 
 use clap::Parser;
 
+mod cluster;
 mod flags;
+mod tools;
 
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", about = "Developer tasks for the MCM provider toolkit", version)]
