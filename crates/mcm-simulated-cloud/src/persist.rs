@@ -1,0 +1,160 @@
+//! Crash-safe state file I/O: whole-file snapshots written to a temporary sibling, fsynced, then
+//! renamed over the old file (and the directory fsynced), so a crash at any point leaves either
+//! the old or the new state, never a torn one. A lock file keeps two processes off one state.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// Failures of state-file I/O, each naming the path.
+#[derive(Debug, thiserror::Error)]
+pub enum PersistError {
+    /// Reading, writing, syncing or renaming failed.
+    #[error("state file {path}: {action} failed: {source}")]
+    Io {
+        /// The file concerned.
+        path: PathBuf,
+        /// What was being done.
+        action: &'static str,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// Another process holds the lock.
+    #[error(
+        "state file {path} is in use by another simulated cloud (lock file {lock} is held); stop that process or pass a different --state"
+    )]
+    Locked {
+        /// The state file.
+        path: PathBuf,
+        /// The lock file.
+        lock: PathBuf,
+    },
+}
+
+fn io_err(path: &Path, action: &'static str) -> impl FnOnce(io::Error) -> PersistError + use<> {
+    let path = path.to_owned();
+    move |source| PersistError::Io {
+        path,
+        action,
+        source,
+    }
+}
+
+/// An exclusive advisory lock on `<state>.lock`, held while the value lives.
+#[derive(Debug)]
+pub struct StateLock {
+    _file: File,
+}
+
+/// Takes the lock of a state file, creating its directory if needed.
+pub fn lock_state(path: &Path) -> Result<StateLock, PersistError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(io_err(dir, "creating the directory"))?;
+    }
+    let lock = lock_path(path);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)
+        .map_err(io_err(&lock, "opening the lock file"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(StateLock { _file: file }),
+        Err(fs::TryLockError::WouldBlock) => Err(PersistError::Locked {
+            path: path.to_owned(),
+            lock,
+        }),
+        Err(fs::TryLockError::Error(source)) => Err(PersistError::Io {
+            path: lock,
+            action: "locking",
+            source,
+        }),
+    }
+}
+
+fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+/// Reads the state file; `None` if it does not exist yet.
+pub fn read_state(path: &Path) -> Result<Option<Vec<u8>>, PersistError> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err(path, "reading")(e)),
+    }
+}
+
+/// Replaces the state file with `bytes` atomically and durably. The file is created 0600: it
+/// holds user data, which may carry bootstrap tokens.
+pub fn write_state(path: &Path, bytes: &[u8]) -> Result<(), PersistError> {
+    let mut tmp_name = path.as_os_str().to_owned();
+    tmp_name.push(".tmp");
+    let tmp = PathBuf::from(tmp_name);
+    {
+        let mut options = OpenOptions::new();
+        options.create(true).truncate(true).write(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options
+            .open(&tmp)
+            .map_err(io_err(&tmp, "creating the temporary file"))?;
+        file.write_all(bytes)
+            .map_err(io_err(&tmp, "writing the temporary file"))?;
+        file.sync_all()
+            .map_err(io_err(&tmp, "syncing the temporary file"))?;
+    }
+    fs::rename(&tmp, path).map_err(io_err(path, "renaming the temporary file over"))?;
+    #[cfg(unix)]
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err(dir, "syncing the directory of"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_then_read_replaces_content_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/state.json");
+        let _lock = lock_state(&path).unwrap();
+        assert_eq!(read_state(&path).unwrap(), None);
+        write_state(&path, b"one").unwrap();
+        write_state(&path, b"two").unwrap();
+        assert_eq!(read_state(&path).unwrap().unwrap(), b"two");
+        let names: Vec<_> = fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn second_lock_on_the_same_state_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let first = lock_state(&path).unwrap();
+        let err = lock_state(&path).unwrap_err();
+        assert!(matches!(err, PersistError::Locked { .. }), "{err}");
+        assert!(err.to_string().contains("--state"), "{err}");
+        drop(first);
+        lock_state(&path).unwrap();
+    }
+}
