@@ -1,0 +1,1 @@
+//! (being written: see the lead's plan)
