@@ -27,9 +27,7 @@ pub mod paths {
 }
 
 /// The operations of the instance API; fault injection and metrics are keyed by them.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Operation {
     /// `POST /v1/instances`
@@ -228,7 +226,10 @@ impl ErrorCode {
     pub fn is_retryable(self) -> bool {
         matches!(
             self,
-            ErrorCode::Throttled | ErrorCode::Unavailable | ErrorCode::Internal | ErrorCode::Timeout
+            ErrorCode::Throttled
+                | ErrorCode::Unavailable
+                | ErrorCode::Internal
+                | ErrorCode::Timeout
         )
     }
 }

@@ -204,7 +204,9 @@ impl CloudClient {
                 "expected http://<host>:<port> without a path, e.g. http://127.0.0.1:8080",
             ));
         }
-        trimmed.parse::<http::Uri>().map_err(|e| invalid(&e.to_string()))?;
+        trimmed
+            .parse::<http::Uri>()
+            .map_err(|e| invalid(&e.to_string()))?;
         let token = token.into();
         if token.trim().is_empty() {
             return Err(CloudError::InvalidEndpoint {
@@ -257,16 +259,17 @@ impl CloudClient {
         path_and_query: &str,
         body: Option<&B>,
     ) -> Result<(StatusCode, Bytes), CloudError> {
-        let payload = match body {
-            Some(b) => Bytes::from(serde_json::to_vec(b).map_err(|e| {
-                CloudError::UnexpectedResponse {
-                    endpoint: self.endpoint.clone(),
-                    status: 0,
-                    message: format!("{operation}: encoding the request failed: {e}"),
-                }
-            })?),
-            None => Bytes::new(),
-        };
+        let payload =
+            match body {
+                Some(b) => Bytes::from(serde_json::to_vec(b).map_err(|e| {
+                    CloudError::UnexpectedResponse {
+                        endpoint: self.endpoint.clone(),
+                        status: 0,
+                        message: format!("{operation}: encoding the request failed: {e}"),
+                    }
+                })?),
+                None => Bytes::new(),
+            };
         let request = Request::builder()
             .method(method)
             .uri(format!("{}{path_and_query}", self.endpoint))
@@ -279,10 +282,14 @@ impl CloudClient {
                 message: format!("{operation}: cannot build the request: {e}"),
             })?;
         let exchange = async {
-            let response = self.http.request(request).await.map_err(|e| CloudError::Transport {
-                endpoint: self.endpoint.clone(),
-                message: error_chain(&e),
-            })?;
+            let response = self
+                .http
+                .request(request)
+                .await
+                .map_err(|e| CloudError::Transport {
+                    endpoint: self.endpoint.clone(),
+                    message: error_chain(&e),
+                })?;
             let status = response.status();
             let bytes = response
                 .into_body()
@@ -474,7 +481,10 @@ mod tests {
         assert!(CloudClient::new("http://127.0.0.1:8080/", "t").is_ok());
         for bad in ["https://x:1", "127.0.0.1:80", "http://", "http://h:1/v1"] {
             let err = CloudClient::new(bad, "t").unwrap_err();
-            assert!(matches!(err, CloudError::InvalidEndpoint { .. }), "{bad}: {err}");
+            assert!(
+                matches!(err, CloudError::InvalidEndpoint { .. }),
+                "{bad}: {err}"
+            );
         }
         let err = CloudClient::new("http://h:1", " ").unwrap_err();
         assert!(err.to_string().contains("token is empty"), "{err}");

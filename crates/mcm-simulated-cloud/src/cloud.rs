@@ -63,7 +63,10 @@ impl fmt::Debug for CloudConfig {
             .field("listen", &self.listen)
             .field("state", &self.state)
             .field("token", &"<redacted>")
-            .field("admin_token", &self.admin_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("boot_delay", &self.boot_delay)
             .field("seed", &self.seed)
             .field("faults", &self.faults)
@@ -307,7 +310,9 @@ impl RunningCloud {
     pub fn admin_client(&self) -> Result<CloudClient, CloudError> {
         CloudClient::new(
             &self.url,
-            self.admin_token.clone().unwrap_or_else(|| self.token.clone()),
+            self.admin_token
+                .clone()
+                .unwrap_or_else(|| self.token.clone()),
         )
     }
 

@@ -17,7 +17,9 @@ pub fn format(duration: Duration) -> String {
     if duration.is_zero() {
         return "0s".to_owned();
     }
-    humantime::format_duration(duration).to_string().replace(' ', "")
+    humantime::format_duration(duration)
+        .to_string()
+        .replace(' ', "")
 }
 
 /// `#[serde(with = "duration_text")]` for `Duration` fields.

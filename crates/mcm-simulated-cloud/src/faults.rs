@@ -437,15 +437,15 @@ mod tests {
 
     #[test]
     fn invalid_configs_name_the_field() {
-        let err = FaultConfig::from_json(r#"{"operations":{"list":{"errorRate":1.5}}}"#)
-            .unwrap_err();
+        let err =
+            FaultConfig::from_json(r#"{"operations":{"list":{"errorRate":1.5}}}"#).unwrap_err();
         assert_eq!(err.field, "operations.list.errorRate");
         let err = FaultConfig::from_json(r#"{"outages":[{"duration":"0s"}]}"#).unwrap_err();
         assert_eq!(err.field, "outages[0].duration");
         let err = FaultConfig::from_json(r#"{"operations":{"reboot":{}}}"#).unwrap_err();
         assert!(err.message.contains("reboot"), "{}", err.message);
-        let err = FaultConfig::from_json(r#"{"operations":{"get":{"latency":"soon"}}}"#)
-            .unwrap_err();
+        let err =
+            FaultConfig::from_json(r#"{"operations":{"get":{"latency":"soon"}}}"#).unwrap_err();
         assert!(err.message.contains("soon"), "{}", err.message);
     }
 
@@ -459,10 +459,8 @@ mod tests {
 
     #[test]
     fn injector_numbers_calls_and_restarts_on_set() {
-        let injector = FaultInjector::new(
-            config(r#"{"operations":{"create":{"failFirst":2}}}"#),
-            0,
-        );
+        let injector =
+            FaultInjector::new(config(r#"{"operations":{"create":{"failFirst":2}}}"#), 0);
         let fails: Vec<bool> = (0..4)
             .map(|_| injector.decide(Operation::Create).failure.is_some())
             .collect();

@@ -61,7 +61,9 @@ pub use client::{CloudClient, CloudError};
 pub use cloud::{CloudConfig, RunningCloud, SimulatedCloud};
 pub use faults::{FaultConfig, FaultKind, OperationFaults, Outage};
 pub use node_agent::TargetCluster;
-pub use node_health::{AdminInstance, ConditionOverride, NodeAgentState, NodeHealth, ReadyMode, TaintSpec};
+pub use node_health::{
+    AdminInstance, ConditionOverride, NodeAgentState, NodeHealth, ReadyMode, TaintSpec,
+};
 pub use provider_id::{ProviderId, ProviderIdError, decode_provider_id, encode_provider_id};
 pub use store::StateLocation;
 pub use validate::ZonePolicy;

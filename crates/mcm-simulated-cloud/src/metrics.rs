@@ -103,11 +103,7 @@ impl Metrics {
             "Failures injected by the fault configuration",
             injected_faults.clone(),
         );
-        registry.register(
-            "instances",
-            "Live instances by status",
-            instances.clone(),
-        );
+        registry.register("instances", "Live instances by status", instances.clone());
         registry.register(
             "node_agent_actions",
             "Node-agent calls to the target cluster by action and result",

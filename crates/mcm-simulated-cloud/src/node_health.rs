@@ -126,7 +126,10 @@ pub struct NodeHealthError {
 impl NodeHealth {
     /// Checks values serde cannot.
     pub fn validate(&self) -> Result<(), NodeHealthError> {
-        if self.flap_period.is_some_and(|p| p < Duration::from_millis(100)) {
+        if self
+            .flap_period
+            .is_some_and(|p| p < Duration::from_millis(100))
+        {
             return Err(NodeHealthError {
                 field: "flapPeriod".into(),
                 message: "use at least 100ms (e.g. \"30s\"), or leave it out to stop flapping"
@@ -177,7 +180,7 @@ impl NodeHealth {
         };
         let elapsed_ms = now.duration_since(since).as_millis().max(0) as u128;
         let phase = elapsed_ms / period.as_millis().max(1);
-        if phase % 2 == 0 {
+        if phase.is_multiple_of(2) {
             ReadyMode::True
         } else {
             ReadyMode::False
@@ -247,10 +250,9 @@ mod tests {
 
     #[test]
     fn validation_names_fields() {
-        let h: NodeHealth = serde_json::from_str(
-            r#"{"conditions":[{"type":"DiskPressure","status":"yes"}]}"#,
-        )
-        .unwrap();
+        let h: NodeHealth =
+            serde_json::from_str(r#"{"conditions":[{"type":"DiskPressure","status":"yes"}]}"#)
+                .unwrap();
         assert_eq!(h.validate().unwrap_err().field, "conditions[0].status");
         let h: NodeHealth =
             serde_json::from_str(r#"{"taints":[{"key":"k","effect":"Sometimes"}]}"#).unwrap();

@@ -395,7 +395,10 @@ impl Store {
 
     /// Turns every pending instance whose boot delay has passed into running; returns the earliest
     /// boot time still ahead, if any.
-    pub async fn boot_due_instances(&self, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
+    pub async fn boot_due_instances(
+        &self,
+        now: Timestamp,
+    ) -> Result<Option<Timestamp>, StoreError> {
         self.mutate(|doc| {
             let mut next = None::<Timestamp>;
             for record in doc.instances.values_mut() {
@@ -576,21 +579,36 @@ mod tests {
     #[tokio::test]
     async fn key_reuse_rules() {
         let store = Store::open(&StateLocation::InMemory).await.unwrap();
-        let a = store.create(&req("a", Some("k1")), ctx(5, None)).await.unwrap();
+        let a = store
+            .create(&req("a", Some("k1")), ctx(5, None))
+            .await
+            .unwrap();
         assert!(a.newly_created);
         assert_eq!(a.instance.status, InstanceStatus::Pending);
-        let again = store.create(&req("a", Some("k1")), ctx(5, None)).await.unwrap();
+        let again = store
+            .create(&req("a", Some("k1")), ctx(5, None))
+            .await
+            .unwrap();
         assert!(!again.newly_created);
         assert_eq!(again.instance.id, a.instance.id);
         // Same key, other content.
-        let err = store.create(&req("b", Some("k1")), ctx(5, None)).await.unwrap_err();
+        let err = store
+            .create(&req("b", Some("k1")), ctx(5, None))
+            .await
+            .unwrap_err();
         assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
         // Same name, no key.
-        let err = store.create(&req("a", None), ctx(5, None)).await.unwrap_err();
+        let err = store
+            .create(&req("a", None), ctx(5, None))
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains(&a.instance.id), "{err}");
         // Key of a deleted instance.
         store.delete(&a.instance.id).await.unwrap();
-        let err = store.create(&req("a", Some("k1")), ctx(5, None)).await.unwrap_err();
+        let err = store
+            .create(&req("a", Some("k1")), ctx(5, None))
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("deleted"), "{err}");
         assert!(!err.to_string().contains("secret-bootstrap-token"));
     }
@@ -598,12 +616,31 @@ mod tests {
     #[tokio::test]
     async fn quota_counts_live_instances_of_the_zone() {
         let store = Store::open(&StateLocation::InMemory).await.unwrap();
-        let first = store.create(&req("a", None), ctx(0, Some(1))).await.unwrap();
+        let first = store
+            .create(&req("a", None), ctx(0, Some(1)))
+            .await
+            .unwrap();
         assert_eq!(first.instance.status, InstanceStatus::Running);
-        let err = store.create(&req("b", None), ctx(0, Some(1))).await.unwrap_err();
-        assert!(matches!(err, StoreError::QuotaExceeded { used: 1, quota: 1, .. }), "{err}");
+        let err = store
+            .create(&req("b", None), ctx(0, Some(1)))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::QuotaExceeded {
+                    used: 1,
+                    quota: 1,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         store.delete(&first.instance.id).await.unwrap();
-        store.create(&req("b", None), ctx(0, Some(1))).await.unwrap();
+        store
+            .create(&req("b", None), ctx(0, Some(1)))
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
@@ -614,7 +651,10 @@ mod tests {
         let a = store.create(&req("a", None), c).await.unwrap().instance;
         let next = store.boot_due_instances(now).await.unwrap();
         assert_eq!(next, Some(now + SignedDuration::from_secs(10)));
-        assert_eq!(store.get(&a.id).await.unwrap().status, InstanceStatus::Pending);
+        assert_eq!(
+            store.get(&a.id).await.unwrap().status,
+            InstanceStatus::Pending
+        );
         let later = now + SignedDuration::from_secs(11);
         assert_eq!(store.boot_due_instances(later).await.unwrap(), None);
         let a = store.get(&a.id).await.unwrap();

@@ -76,7 +76,7 @@ pub fn validate_create(
                 ),
             ));
         }
-        ZonePolicy::Only(list) if !list.iter().any(|z| *z == req.zone) => {
+        ZonePolicy::Only(list) if !list.contains(&req.zone) => {
             return Err(invalid(
                 "zone",
                 format!(
@@ -164,7 +164,8 @@ mod tests {
     #[test]
     fn each_bad_field_is_named() {
         let types = default_machine_types();
-        let cases: Vec<(&str, Box<dyn Fn(&mut CreateInstance)>)> = vec![
+        type Mutation = Box<dyn Fn(&mut CreateInstance)>;
+        let cases: Vec<(&str, Mutation)> = vec![
             ("name", Box::new(|r| r.name = "Upper_Case".into())),
             ("name", Box::new(|r| r.name = String::new())),
             ("image", Box::new(|r| r.image = " ".into())),
@@ -207,8 +208,8 @@ mod tests {
     fn unknown_machine_type_lists_the_catalogue() {
         let mut req = ok_request();
         req.machine_type = "x".into();
-        let err = validate_create(&req, &default_machine_types(), &ZonePolicy::AnyDnsLabel)
-            .unwrap_err();
+        let err =
+            validate_create(&req, &default_machine_types(), &ZonePolicy::AnyDnsLabel).unwrap_err();
         assert!(err.message.contains("m1.small"), "{}", err.message);
     }
 

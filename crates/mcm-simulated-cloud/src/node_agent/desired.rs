@@ -445,8 +445,7 @@ pub fn plan(
         match by_name.get(i.name.as_str()) {
             None => {
                 let first_time = record.node.registered_at.is_none();
-                if (first_time || record.node.reregister_requested)
-                    && registration_due(record, now)
+                if (first_time || record.node.reregister_requested) && registration_due(record, now)
                 {
                     actions.push(NodeAction::Register {
                         instance_id: i.id.clone(),
@@ -675,7 +674,15 @@ mod tests {
         let pending = record("i-1", "a", false);
         let mut delayed = record("i-2", "b", true);
         delayed.node.health.registration_delay = Some(Duration::from_secs(30));
-        assert!(plan(&[pending, delayed.clone()], &[], t0() + secs(29), &settings()).is_empty());
+        assert!(
+            plan(
+                &[pending, delayed.clone()],
+                &[],
+                t0() + secs(29),
+                &settings()
+            )
+            .is_empty()
+        );
         let actions = plan(&[delayed], &[], t0() + secs(30), &settings());
         assert!(matches!(actions.as_slice(), [NodeAction::Register { .. }]));
     }
@@ -699,7 +706,13 @@ mod tests {
         let node = registered_node(&rec, t0());
         let recs = std::slice::from_ref(&rec);
         assert!(
-            plan(recs, std::slice::from_ref(&node), t0() + secs(9), &settings()).is_empty()
+            plan(
+                recs,
+                std::slice::from_ref(&node),
+                t0() + secs(9),
+                &settings()
+            )
+            .is_empty()
         );
         let actions = plan(recs, &[node], t0() + secs(10), &settings());
         let [NodeAction::PatchStatus { patch, .. }] = actions.as_slice() else {
@@ -828,7 +841,10 @@ mod tests {
         let rec = record("i-1", "a", true);
         let node = registered_node(&rec, t0());
         let actions = plan(&[rec], &[node], t0(), &settings());
-        assert!(matches!(actions.as_slice(), [NodeAction::Adopt { .. }]), "{actions:?}");
+        assert!(
+            matches!(actions.as_slice(), [NodeAction::Adopt { .. }]),
+            "{actions:?}"
+        );
     }
 
     #[test]

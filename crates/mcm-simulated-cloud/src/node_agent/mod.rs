@@ -185,7 +185,11 @@ async fn execute(nodes: &Api<Node>, store: &Store, action: NodeAction) -> Result
                 // A Node we created an instant ago and the cache has not seen yet; the next pass
                 // adopts it or waits for a foreign one to go.
                 Err(e) if is_status(&e, |s| s.is_already_exists()) => return Ok(()),
-                Err(e) => return Err(format!("registering Node {name} of instance {instance_id}: {e}")),
+                Err(e) => {
+                    return Err(format!(
+                        "registering Node {name} of instance {instance_id}: {e}"
+                    ));
+                }
             }
             // The create may drop status; post it like a kubelet's first status update.
             let status = serde_json::json!({ "status": node.status });
@@ -205,7 +209,11 @@ async fn execute(nodes: &Api<Node>, store: &Store, action: NodeAction) -> Result
             .await
             .map_err(|e| format!("recording the Node of instance {instance_id}: {e}")),
         NodeAction::PatchStatus { node_name, patch } => nodes
-            .patch_status(&node_name, &PatchParams::default(), &Patch::Strategic(&patch))
+            .patch_status(
+                &node_name,
+                &PatchParams::default(),
+                &Patch::Strategic(&patch),
+            )
             .await
             .map(|_| ())
             .or_else(|e| {

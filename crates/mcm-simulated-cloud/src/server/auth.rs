@@ -7,8 +7,8 @@ use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::error::ApiError;
 use super::App;
+use super::error::ApiError;
 use crate::api::ErrorCode;
 
 /// Constant-time comparison, so response timing does not reveal a token prefix.

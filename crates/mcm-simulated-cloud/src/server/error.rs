@@ -58,8 +58,8 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code,
@@ -75,10 +75,7 @@ impl IntoResponse for ApiError {
 /// Parses a JSON body into `T`; a parse failure is a 400 naming what was expected. serde's
 /// messages quote offending values only for fields of the wrong type, never the user data
 /// (which is a string where a string is expected).
-pub fn parse_json<T: serde::de::DeserializeOwned>(
-    body: &[u8],
-    what: &str,
-) -> Result<T, ApiError> {
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
         ApiError::invalid(
             "(body)",

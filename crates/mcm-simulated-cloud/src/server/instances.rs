@@ -33,10 +33,7 @@ pub async fn create(State(app): State<App>, body: Bytes) -> Result<Response, Api
     Ok((created_or_ok(created.newly_created), Json(created.instance)).into_response())
 }
 
-pub async fn get_one(
-    State(app): State<App>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+pub async fn get_one(State(app): State<App>, Path(id): Path<String>) -> Result<Response, ApiError> {
     inject(&app, Operation::Get).await?;
     Ok(Json(app.store.get(&id).await?).into_response())
 }
@@ -49,7 +46,9 @@ pub async fn list(
     let Query(pairs) = query.map_err(|e| {
         ApiError::invalid(
             "(query)",
-            format!("the query string cannot be read ({e}); use tag=<key>=<value>, name= and zone="),
+            format!(
+                "the query string cannot be read ({e}); use tag=<key>=<value>, name= and zone="
+            ),
         )
     })?;
     let filter = InstanceFilter::from_query_pairs(&pairs)

@@ -71,9 +71,9 @@ fn ready_mode(text: &str) -> Result<ReadyMode, String> {
 }
 
 fn condition(text: &str) -> Result<ConditionOverride, String> {
-    let (type_, status) = text
-        .split_once('=')
-        .ok_or_else(|| format!("{text:?}: write a condition as Type=Status, e.g. DiskPressure=True"))?;
+    let (type_, status) = text.split_once('=').ok_or_else(|| {
+        format!("{text:?}: write a condition as Type=Status, e.g. DiskPressure=True")
+    })?;
     Ok(ConditionOverride {
         type_: type_.to_owned(),
         status: status.to_owned(),
@@ -191,7 +191,10 @@ mod tests {
         assert_eq!(ready_mode("false").unwrap(), ReadyMode::False);
         assert!(ready_mode("maybe").is_err());
         let c = condition("DiskPressure=True").unwrap();
-        assert_eq!((c.type_.as_str(), c.status.as_str()), ("DiskPressure", "True"));
+        assert_eq!(
+            (c.type_.as_str(), c.status.as_str()),
+            ("DiskPressure", "True")
+        );
         let t = taint("example.com/x=y:NoSchedule").unwrap();
         assert_eq!(t.key, "example.com/x");
         assert_eq!(t.value.as_deref(), Some("y"));

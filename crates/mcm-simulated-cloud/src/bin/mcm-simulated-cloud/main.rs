@@ -36,25 +36,30 @@ enum Command {
     Delete(admin::DeleteArgs),
 }
 
-/// How to reach a running cloud.
+/// How to reach a running cloud. Global, so the flags may follow a nested subcommand
+/// (`faults set … --endpoint …`).
 #[derive(Debug, Args)]
 struct Connection {
     /// Endpoint printed by `serve`, e.g. http://127.0.0.1:8080.
-    #[arg(long, env = "SIMCLOUD_ENDPOINT")]
-    endpoint: String,
+    #[arg(long, env = "SIMCLOUD_ENDPOINT", global = true)]
+    endpoint: Option<String>,
     /// Token (the admin token for admin commands when the cloud has a separate one).
-    #[arg(long, env = "SIMCLOUD_TOKEN", hide_env_values = true, conflicts_with = "token_file")]
+    #[arg(long, env = "SIMCLOUD_TOKEN", hide_env_values = true, global = true)]
     token: Option<String>,
     /// File holding the token.
-    #[arg(long, env = "SIMCLOUD_TOKEN_FILE")]
+    #[arg(long, env = "SIMCLOUD_TOKEN_FILE", global = true)]
     token_file: Option<PathBuf>,
 }
 
 impl Connection {
     fn client(&self) -> Result<CloudClient> {
+        let endpoint = self
+            .endpoint
+            .as_deref()
+            .context("pass --endpoint (or set SIMCLOUD_ENDPOINT), e.g. http://127.0.0.1:8080 as printed by serve")?;
         let token = read_token(self.token.as_deref(), self.token_file.as_deref(), "--token")?
             .context("pass --token or --token-file (or set SIMCLOUD_TOKEN)")?;
-        CloudClient::new(&self.endpoint, token).context("--endpoint")
+        CloudClient::new(endpoint, token).context("--endpoint")
     }
 }
 

@@ -34,13 +34,23 @@ pub struct ServeArgs {
     #[arg(long, conflicts_with = "state")]
     in_memory: bool,
     /// Token clients must present (the provider Secret's token).
-    #[arg(long, env = "SIMCLOUD_TOKEN", hide_env_values = true, conflicts_with = "token_file")]
+    #[arg(
+        long,
+        env = "SIMCLOUD_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "token_file"
+    )]
     token: Option<String>,
     /// File holding the token.
     #[arg(long, env = "SIMCLOUD_TOKEN_FILE")]
     token_file: Option<PathBuf>,
     /// Separate token for /admin (default: the token).
-    #[arg(long, env = "SIMCLOUD_ADMIN_TOKEN", hide_env_values = true, conflicts_with = "admin_token_file")]
+    #[arg(
+        long,
+        env = "SIMCLOUD_ADMIN_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "admin_token_file"
+    )]
     admin_token: Option<String>,
     /// File holding the admin token.
     #[arg(long)]
@@ -120,7 +130,9 @@ async fn shutdown_signal() -> Result<&'static str> {
     }
     #[cfg(not(unix))]
     {
-        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
         Ok("Ctrl-C")
     }
 }
@@ -128,7 +140,9 @@ async fn shutdown_signal() -> Result<&'static str> {
 pub async fn run(args: ServeArgs) -> Result<()> {
     init_logs(args.log_format);
     let token = crate::read_token(args.token.as_deref(), args.token_file.as_deref(), "--token")?
-        .context("pass --token or --token-file (or set SIMCLOUD_TOKEN): clients authenticate with it")?;
+        .context(
+            "pass --token or --token-file (or set SIMCLOUD_TOKEN): clients authenticate with it",
+        )?;
     let admin_token = crate::read_token(
         args.admin_token.as_deref(),
         args.admin_token_file.as_deref(),
@@ -154,22 +168,28 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     config.node_health.registration_delay =
         (!args.registration_delay.is_zero()).then_some(args.registration_delay);
     config.kubelet_emulation = args.kubelet_emulation;
-    config.target = args.target_kubeconfig.clone().map(TargetCluster::Kubeconfig);
+    config.target = args
+        .target_kubeconfig
+        .clone()
+        .map(TargetCluster::Kubeconfig);
 
     let cloud = SimulatedCloud::start(config)
         .await
         .context("starting the simulated cloud")?;
-    // First line on stdout, machine-readable: parents wait for it to learn the port.
+    // The ready file first, then the first stdout line: a parent that saw either can use both.
+    if let Some(path) = &args.ready_file {
+        write_ready_file(path, cloud.url())?;
+    }
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on {}", cloud.url()).context("writing to stdout")?;
         out.flush().context("flushing stdout")?;
     }
-    if let Some(path) = &args.ready_file {
-        write_ready_file(path, cloud.url())?;
-    }
     let signal = shutdown_signal().await?;
     tracing::info!(signal, "shutting down");
-    cloud.shutdown().await.context("stopping the simulated cloud")?;
+    cloud
+        .shutdown()
+        .await
+        .context("stopping the simulated cloud")?;
     Ok(())
 }
