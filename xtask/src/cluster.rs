@@ -58,7 +58,11 @@ pub fn run(command: ClusterCommand) -> anyhow::Result<()> {
             let outcome = runtime
                 .block_on(background::up(&dir, options))
                 .with_context(|| format!("starting the control plane in {}", dir.display()))?;
-            let verb = if outcome.reused { "already running" } else { "started" };
+            let verb = if outcome.reused {
+                "already running"
+            } else {
+                "started"
+            };
             println!("control plane {verb} in {}", outcome.state.dir.display());
             print_state(&outcome.state);
             Ok(())
@@ -73,7 +77,9 @@ pub fn run(command: ClusterCommand) -> anyhow::Result<()> {
                             (Liveness::Running, false) => "stopped",
                             (Liveness::Running, true) => "killed after the grace period",
                             (Liveness::Gone, _) => "had already exited",
-                            (Liveness::Reused, _) => "PID now belongs to another program: left alone",
+                            (Liveness::Reused, _) => {
+                                "PID now belongs to another program: left alone"
+                            }
                         };
                         println!("{} (pid {}): {what}", s.process.name, s.process.pid);
                     }
@@ -85,7 +91,10 @@ pub fn run(command: ClusterCommand) -> anyhow::Result<()> {
         ClusterCommand::Status { dir } => {
             let dir = dir.unwrap_or_else(default_dir);
             let Some(state) = ClusterState::load(&dir)? else {
-                println!("no control plane recorded in {} (start one with `cargo xtask cluster up`)", dir.display());
+                println!(
+                    "no control plane recorded in {} (start one with `cargo xtask cluster up`)",
+                    dir.display()
+                );
                 return Ok(());
             };
             print_state(&state);
@@ -105,7 +114,12 @@ fn print_state(state: &ClusterState) {
             Liveness::Gone => "exited",
             Liveness::Reused => "exited (PID reused by another program)",
         };
-        println!("  {:<40} pid {:<8} {liveness}  log {}", process.name, process.pid, process.log.display());
+        println!(
+            "  {:<40} pid {:<8} {liveness}  log {}",
+            process.name,
+            process.pid,
+            process.log.display()
+        );
     }
     println!("API server: {}", state.server_url);
     if let Some(namespace) = &state.mcm_namespace {

@@ -12,11 +12,19 @@ use mcm_test_kit::tools::{self, Tools};
 pub fn run() -> anyhow::Result<()> {
     let started = Instant::now();
     let cache = tools::cache_dir()?;
-    eprintln!("tool cache: {} (override with {})", cache.display(), tools::CACHE_ENV);
+    eprintln!(
+        "tool cache: {} (override with {})",
+        cache.display(),
+        tools::CACHE_ENV
+    );
     let tools = Tools::ensure().context("building the control plane's tools")?;
     tools.verify().context("checking the built tools")?;
     let versions = tools.versions();
-    println!("kube-apiserver {}: {}", versions.kubernetes, tools.kube_apiserver().display());
+    println!(
+        "kube-apiserver {}: {}",
+        versions.kubernetes,
+        tools.kube_apiserver().display()
+    );
     println!("etcd {}: {}", versions.etcd, tools.etcd().display());
     println!(
         "machine-controller-manager {}: {}",

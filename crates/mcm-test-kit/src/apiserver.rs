@@ -51,7 +51,11 @@ pub(crate) async fn start(input: ApiServerInput<'_>) -> Result<ApiServer> {
         attempt += 1;
         let port = free_port().map_err(|e| Error::io("choosing a port for kube-apiserver", e))?;
         let server_url = format!("https://127.0.0.1:{port}");
-        crate::certs::write_file(&kubeconfig, &crate::kubeconfig::render(&server_url, input.pki), true)?;
+        crate::certs::write_file(
+            &kubeconfig,
+            &crate::kubeconfig::render(&server_url, input.pki),
+            true,
+        )?;
         let config = crate::kubeconfig::load_config(&kubeconfig).await?;
 
         let files = input.files;
@@ -60,13 +64,25 @@ pub(crate) async fn start(input: ApiServerInput<'_>) -> Result<ApiServer> {
             .arg("--bind-address=127.0.0.1")
             .arg("--advertise-address=127.0.0.1")
             .arg(format!("--secure-port={port}"))
-            .arg(format!("--cert-dir={}", input.dir.join("apiserver-certs").display()))
+            .arg(format!(
+                "--cert-dir={}",
+                input.dir.join("apiserver-certs").display()
+            ))
             .arg(format!("--tls-cert-file={}", files.server_cert.display()))
-            .arg(format!("--tls-private-key-file={}", files.server_key.display()))
+            .arg(format!(
+                "--tls-private-key-file={}",
+                files.server_key.display()
+            ))
             .arg(format!("--client-ca-file={}", files.ca_cert.display()))
             .arg(format!("--service-account-issuer={server_url}"))
-            .arg(format!("--service-account-key-file={}", files.service_account_public_key.display()))
-            .arg(format!("--service-account-signing-key-file={}", files.service_account_key.display()))
+            .arg(format!(
+                "--service-account-key-file={}",
+                files.service_account_public_key.display()
+            ))
+            .arg(format!(
+                "--service-account-signing-key-file={}",
+                files.service_account_key.display()
+            ))
             .arg("--endpoint-reconciler-type=none")
             .arg("--authorization-mode=RBAC")
             .arg("--disable-admission-plugins=ServiceAccount")
@@ -86,8 +102,12 @@ pub(crate) async fn start(input: ApiServerInput<'_>) -> Result<ApiServer> {
                     config,
                 });
             }
-            Err(error) if attempt < ATTEMPTS && process.read_logs().contains("address already in use") => {
-                crate::progress::say(&format!("kube-apiserver lost a port race, retrying: {error}"));
+            Err(error)
+                if attempt < ATTEMPTS && process.read_logs().contains("address already in use") =>
+            {
+                crate::progress::say(&format!(
+                    "kube-apiserver lost a port race, retrying: {error}"
+                ));
                 process.stop().await;
             }
             Err(error) => return Err(error),
@@ -95,7 +115,11 @@ pub(crate) async fn start(input: ApiServerInput<'_>) -> Result<ApiServer> {
     }
 }
 
-async fn wait_ready(process: &ManagedProcess, config: &kube::Config, kubeconfig: &Path) -> Result<()> {
+async fn wait_ready(
+    process: &ManagedProcess,
+    config: &kube::Config,
+    kubeconfig: &Path,
+) -> Result<()> {
     let client = crate::kubeconfig::client_for(config, kubeconfig)?;
     let namespaces: Api<Namespace> = Api::all(client.clone());
     poll_until(
@@ -111,10 +135,12 @@ async fn wait_ready(process: &ManagedProcess, config: &kube::Config, kubeconfig:
                 }
                 let request = match http::Request::get("/readyz").body(Vec::new()) {
                     Ok(request) => request,
-                    Err(e) => return Attempt::Fatal(Error::InvalidArgument {
-                        field: "readyz request",
-                        message: e.to_string(),
-                    }),
+                    Err(e) => {
+                        return Attempt::Fatal(Error::InvalidArgument {
+                            field: "readyz request",
+                            message: e.to_string(),
+                        });
+                    }
                 };
                 match client.request_text(request).await {
                     Ok(body) if body.trim() == "ok" => {}

@@ -74,7 +74,10 @@ impl RecordedProcess {
     fn record(process: DetachedProcess) -> Result<RecordedProcess> {
         let start_time = procfs::start_time(process.pid).ok_or_else(|| Error::Background {
             dir: process.log_path.clone(),
-            message: format!("{} (PID {}) exited right after starting; see its log", process.name, process.pid),
+            message: format!(
+                "{} (PID {}) exited right after starting; see its log",
+                process.name, process.pid
+            ),
         })?;
         Ok(RecordedProcess {
             name: process.name,
@@ -92,7 +95,11 @@ impl RecordedProcess {
         }
         let same_start = procfs::start_time(self.pid) == Some(self.start_time);
         let same_exe = procfs::executable(self.pid).as_deref() == Some(self.executable.as_path());
-        if same_start && same_exe { Liveness::Running } else { Liveness::Reused }
+        if same_start && same_exe {
+            Liveness::Running
+        } else {
+            Liveness::Reused
+        }
     }
 }
 
@@ -130,7 +137,9 @@ impl ClusterState {
 
     /// True if every recorded process still runs.
     pub fn all_running(&self) -> bool {
-        self.processes.iter().all(|p| p.liveness() == Liveness::Running)
+        self.processes
+            .iter()
+            .all(|p| p.liveness() == Liveness::Running)
     }
 }
 
@@ -175,23 +184,44 @@ pub async fn up(dir: &Path, options: UpOptions) -> Result<UpOutcome> {
                     });
                 }
                 None => {
-                    let tools = tokio::task::spawn_blocking(Tools::ensure)
-                        .await
-                        .map_err(|e| Error::io("building the tools", std::io::Error::other(e.to_string())))??;
-                    let mcm = start_background_mcm(&tools, &state.kubeconfig, &dir_abs.join("logs"), namespace).await?;
+                    let tools =
+                        tokio::task::spawn_blocking(Tools::ensure)
+                            .await
+                            .map_err(|e| {
+                                Error::io(
+                                    "building the tools",
+                                    std::io::Error::other(e.to_string()),
+                                )
+                            })??;
+                    let mcm = start_background_mcm(
+                        &tools,
+                        &state.kubeconfig,
+                        &dir_abs.join("logs"),
+                        namespace,
+                    )
+                    .await?;
                     state.processes.push(mcm);
                     state.mcm_namespace = Some(namespace.clone());
                     state.save()?;
                 }
             }
         }
-        return Ok(UpOutcome { state, reused: true });
+        return Ok(UpOutcome {
+            state,
+            reused: true,
+        });
     }
 
     let plane = ControlPlane::start_with(PlaneOptions::background(&dir_abs)).await?;
     let mcm = match &options.mcm_namespace {
         Some(namespace) => Some(
-            start_background_mcm(plane.tools(), plane.kubeconfig_path(), plane.log_dir(), namespace).await?,
+            start_background_mcm(
+                plane.tools(),
+                plane.kubeconfig_path(),
+                plane.log_dir(),
+                namespace,
+            )
+            .await?,
         ),
         None => None,
     };
@@ -209,7 +239,10 @@ pub async fn up(dir: &Path, options: UpOptions) -> Result<UpOutcome> {
         mcm_namespace: options.mcm_namespace,
     };
     state.save()?;
-    Ok(UpOutcome { state, reused: false })
+    Ok(UpOutcome {
+        state,
+        reused: false,
+    })
 }
 
 async fn start_background_mcm(
@@ -289,7 +322,13 @@ pub fn down(dir: &Path) -> Result<Option<Vec<Stopped>>> {
             killed,
         });
     }
-    for leftover in ["etcd-data", "pki", "apiserver-certs", "kubeconfig", STATE_FILE] {
+    for leftover in [
+        "etcd-data",
+        "pki",
+        "apiserver-certs",
+        "kubeconfig",
+        STATE_FILE,
+    ] {
         let path = state.dir.join(leftover);
         let _ = if path.is_dir() {
             std::fs::remove_dir_all(&path)
@@ -305,7 +344,8 @@ pub async fn readyz(state: &ClusterState) -> std::result::Result<String, String>
     let config = crate::kubeconfig::load_config(&state.kubeconfig)
         .await
         .map_err(|e| e.to_string())?;
-    let client = crate::kubeconfig::client_for(&config, &state.kubeconfig).map_err(|e| e.to_string())?;
+    let client =
+        crate::kubeconfig::client_for(&config, &state.kubeconfig).map_err(|e| e.to_string())?;
     let request = http::Request::get("/readyz")
         .body(Vec::new())
         .map_err(|e| e.to_string())?;

@@ -178,14 +178,23 @@ mod tests {
         for pem in [&pki.server_key, &pki.admin_key, &pki.service_account_key] {
             assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
         }
-        assert!(pki.service_account_public_key.starts_with("-----BEGIN PUBLIC KEY-----"));
+        assert!(
+            pki.service_account_public_key
+                .starts_with("-----BEGIN PUBLIC KEY-----")
+        );
         assert_ne!(pki.server_key, pki.admin_key);
         assert!(!format!("{pki:?}").contains("PRIVATE"));
 
         let dir = tempfile::tempdir().unwrap();
         let files = pki.write_to(dir.path()).unwrap();
-        let mode = std::fs::metadata(&files.admin_key).unwrap().permissions().mode();
+        let mode = std::fs::metadata(&files.admin_key)
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o077, 0, "admin.key mode {mode:o}");
-        assert_eq!(std::fs::read_to_string(&files.ca_cert).unwrap(), pki.ca_cert);
+        assert_eq!(
+            std::fs::read_to_string(&files.ca_cert).unwrap(),
+            pki.ca_cert
+        );
     }
 }

@@ -144,11 +144,13 @@ impl ControlPlane {
             tokio::sync::OnceCell::const_new();
         let outcome = SHARED
             .get_or_init(|| async {
+                let started = std::time::Instant::now();
                 match ControlPlane::start().await {
                     Ok(mut plane) => {
                         plane.dir.leak();
                         crate::progress::say(&format!(
-                            "shared control plane at {} (kubeconfig {})",
+                            "shared control plane ready in {:.1}s at {} (kubeconfig {})",
+                            started.elapsed().as_secs_f64(),
                             plane.base_dir().display(),
                             plane.kubeconfig_path().display()
                         ));
@@ -277,7 +279,9 @@ fn validate_prefix(prefix: &str) -> Result<()> {
     let valid = !prefix.is_empty()
         && prefix.len() <= 50
         && prefix.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        && prefix
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if valid {
         Ok(())
     } else {
@@ -318,7 +322,10 @@ mod tests {
     fn random_suffixes_are_short_lowercase_and_vary() {
         let a = random_suffix();
         assert_eq!(a.len(), 6);
-        assert!(a.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        );
         assert!((0..10).any(|_| random_suffix() != a));
     }
 }

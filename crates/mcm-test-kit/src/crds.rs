@@ -19,7 +19,12 @@ pub const GROUP: &str = "machine.sapcloud.io";
 /// Group and version as discovery names them.
 pub const GROUP_VERSION: &str = "machine.sapcloud.io/v1alpha1";
 /// The resources MCM needs served.
-pub const RESOURCES: [&str; 4] = ["machineclasses", "machinedeployments", "machines", "machinesets"];
+pub const RESOURCES: [&str; 4] = [
+    "machineclasses",
+    "machinedeployments",
+    "machines",
+    "machinesets",
+];
 
 const FIELD_MANAGER: &str = "mcm-test-kit";
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -48,10 +53,14 @@ pub async fn install(client: &kube::Client, crds: &[CustomResourceDefinition]) -
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let mut names = Vec::new();
     for crd in crds {
-        let name = crd.metadata.name.clone().ok_or_else(|| Error::InvalidArgument {
-            field: "CustomResourceDefinition metadata.name",
-            message: "a CRD without a name cannot be applied".to_string(),
-        })?;
+        let name = crd
+            .metadata
+            .name
+            .clone()
+            .ok_or_else(|| Error::InvalidArgument {
+                field: "CustomResourceDefinition metadata.name",
+                message: "a CRD without a name cannot be applied".to_string(),
+            })?;
         let mut body = crd.clone();
         body.metadata.resource_version = None;
         body.metadata.managed_fields = None;
@@ -64,19 +73,28 @@ pub async fn install(client: &kube::Client, crds: &[CustomResourceDefinition]) -
 
     for name in &names {
         let api = api.clone();
-        wait_until(format!("CRD {name} to be Established"), TIMEOUT, Duration::from_millis(100), || {
-            let api = api.clone();
-            async move {
-                let crd = api.get(name).await.map_err(|e| e.to_string())?;
-                let established = crd
-                    .status
-                    .and_then(|s| s.conditions)
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|c| c.type_ == "Established" && c.status == "True");
-                if established { Ok(()) } else { Err("condition Established is not True yet".to_string()) }
-            }
-        })
+        wait_until(
+            format!("CRD {name} to be Established"),
+            TIMEOUT,
+            Duration::from_millis(100),
+            || {
+                let api = api.clone();
+                async move {
+                    let crd = api.get(name).await.map_err(|e| e.to_string())?;
+                    let established = crd
+                        .status
+                        .and_then(|s| s.conditions)
+                        .unwrap_or_default()
+                        .iter()
+                        .any(|c| c.type_ == "Established" && c.status == "True");
+                    if established {
+                        Ok(())
+                    } else {
+                        Err("condition Established is not True yet".to_string())
+                    }
+                }
+            },
+        )
         .await?;
     }
     Ok(())
@@ -94,7 +112,11 @@ pub async fn wait_discoverable(client: &kube::Client) -> Result<()> {
                 .await
                 .map_err(|e| e.to_string())?;
             let served: Vec<&str> = list.resources.iter().map(|r| r.name.as_str()).collect();
-            let missing: Vec<&str> = RESOURCES.iter().copied().filter(|r| !served.contains(r)).collect();
+            let missing: Vec<&str> = RESOURCES
+                .iter()
+                .copied()
+                .filter(|r| !served.contains(r))
+                .collect();
             if missing.is_empty() {
                 Ok(())
             } else {

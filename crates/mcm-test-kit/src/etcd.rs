@@ -26,7 +26,12 @@ pub(crate) struct Etcd {
 }
 
 /// Starts etcd with its data in `<dir>/etcd-data` and its log in `log_dir`.
-pub(crate) async fn start(binary: &Path, dir: &Path, log_dir: &Path, detached: bool) -> Result<Etcd> {
+pub(crate) async fn start(
+    binary: &Path,
+    dir: &Path,
+    log_dir: &Path,
+    detached: bool,
+) -> Result<Etcd> {
     let data_dir = dir.join("etcd-data");
     let mut attempt = 0;
     loop {
@@ -52,8 +57,15 @@ pub(crate) async fn start(binary: &Path, dir: &Path, log_dir: &Path, detached: b
         }
         let process = ManagedProcess::spawn(spec)?;
         match wait_healthy(&process, client_port).await {
-            Ok(()) => return Ok(Etcd { process, client_url }),
-            Err(error) if attempt < ATTEMPTS && process.read_logs().contains("address already in use") => {
+            Ok(()) => {
+                return Ok(Etcd {
+                    process,
+                    client_url,
+                });
+            }
+            Err(error)
+                if attempt < ATTEMPTS && process.read_logs().contains("address already in use") =>
+            {
                 crate::progress::say(&format!("etcd lost a port race, retrying: {error}"));
                 process.stop().await;
             }
@@ -63,16 +75,21 @@ pub(crate) async fn start(binary: &Path, dir: &Path, log_dir: &Path, detached: b
 }
 
 async fn wait_healthy(process: &ManagedProcess, port: u16) -> Result<()> {
-    poll_until("etcd /health", READY_TIMEOUT, Duration::from_millis(100), || async move {
-        if let Some(status) = process.exit_status() {
-            return Attempt::Fatal(process.exited_error(status));
-        }
-        match get_health(port).await {
-            Ok(body) if body.contains("\"health\":\"true\"") => Attempt::Done(()),
-            Ok(body) => Attempt::NotYet(format!("/health said {}", body.trim())),
-            Err(error) => Attempt::NotYet(format!("/health: {error}")),
-        }
-    })
+    poll_until(
+        "etcd /health",
+        READY_TIMEOUT,
+        Duration::from_millis(100),
+        || async move {
+            if let Some(status) = process.exit_status() {
+                return Attempt::Fatal(process.exited_error(status));
+            }
+            match get_health(port).await {
+                Ok(body) if body.contains("\"health\":\"true\"") => Attempt::Done(()),
+                Ok(body) => Attempt::NotYet(format!("/health said {}", body.trim())),
+                Err(error) => Attempt::NotYet(format!("/health: {error}")),
+            }
+        },
+    )
     .await
 }
 

@@ -34,13 +34,22 @@ impl InstanceDir {
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
             .unwrap_or_else(|| std::env::temp_dir().join("mcm-test-kit"));
-        std::fs::create_dir_all(&root)
-            .map_err(|e| Error::io(format!("creating {} (set {TMP_ENV} to move it)", root.display()), e))?;
+        std::fs::create_dir_all(&root).map_err(|e| {
+            Error::io(
+                format!("creating {} (set {TMP_ENV} to move it)", root.display()),
+                e,
+            )
+        })?;
         remove_abandoned(&root);
         let temp = tempfile::Builder::new()
             .prefix("plane-")
             .tempdir_in(&root)
-            .map_err(|e| Error::io(format!("creating a plane directory in {}", root.display()), e))?;
+            .map_err(|e| {
+                Error::io(
+                    format!("creating a plane directory in {}", root.display()),
+                    e,
+                )
+            })?;
         let me = std::process::id();
         let owner = format!("{me} {}\n", procfs::start_time(me).unwrap_or(0));
         std::fs::write(temp.path().join(OWNER_FILE), owner)
@@ -141,7 +150,11 @@ mod tests {
         std::fs::write(kept.join(KEEP_FILE), "").unwrap();
         std::fs::write(foreign.join(OWNER_FILE), "4194305 1\n").unwrap();
         let me = std::process::id();
-        std::fs::write(alive.join(OWNER_FILE), format!("{me} {}\n", procfs::start_time(me).unwrap())).unwrap();
+        std::fs::write(
+            alive.join(OWNER_FILE),
+            format!("{me} {}\n", procfs::start_time(me).unwrap()),
+        )
+        .unwrap();
 
         remove_abandoned(root.path());
 

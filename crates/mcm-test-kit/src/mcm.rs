@@ -56,7 +56,10 @@ pub async fn start(launch: McmLaunch<'_>) -> Result<ManagedProcess> {
     let port = free_port().map_err(|e| Error::io("choosing a port for MCM", e))?;
     let kubeconfig = launch.kubeconfig.display().to_string();
     let mut spec = ProcessSpec::new(
-        format!("machine-controller-manager-{}-{}", launch.namespace, launch.instance),
+        format!(
+            "machine-controller-manager-{}-{}",
+            launch.namespace, launch.instance
+        ),
         launch.binary,
         launch.log_dir,
     )

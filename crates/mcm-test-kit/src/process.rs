@@ -40,7 +40,11 @@ pub struct ProcessSpec {
 impl ProcessSpec {
     /// Runs `program` (a path, or a name looked up in `PATH`); the log goes to
     /// `<log_dir>/<name>.log`. `name` must be usable as a file name.
-    pub fn new(name: impl Into<String>, program: impl Into<PathBuf>, log_dir: impl Into<PathBuf>) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        program: impl Into<PathBuf>,
+        log_dir: impl Into<PathBuf>,
+    ) -> Self {
         ProcessSpec {
             name: name.into(),
             program: program.into(),
@@ -65,13 +69,15 @@ impl ProcessSpec {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.args.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
         self
     }
 
     /// Sets an environment variable (the rest of the environment is inherited).
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
-        self.env.push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+        self.env
+            .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
         self
     }
 
@@ -133,7 +139,10 @@ impl ManagedProcess {
     pub fn spawn(spec: ProcessSpec) -> Result<ManagedProcess> {
         let program = resolve_program(&spec.program)?;
         std::fs::create_dir_all(&spec.log_dir).map_err(|e| {
-            Error::io(format!("creating log directory {}", spec.log_dir.display()), e)
+            Error::io(
+                format!("creating log directory {}", spec.log_dir.display()),
+                e,
+            )
         })?;
         let log_path = spec.log_dir.join(format!("{}.log", spec.name));
         let log = open_log(&log_path, &program, &spec.args)?;
@@ -229,7 +238,12 @@ impl ManagedProcess {
     /// Waits until the log contains `pattern` (a plain substring). Fails early if the
     /// process exits first, quoting the log's tail.
     pub async fn wait_for_log(&self, pattern: &str, timeout: Duration) -> Result<()> {
-        let what = format!("{:?} in the log of {} ({})", pattern, self.name, self.log_path.display());
+        let what = format!(
+            "{:?} in the log of {} ({})",
+            pattern,
+            self.name,
+            self.log_path.display()
+        );
         crate::wait::poll_until(what, timeout, Duration::from_millis(100), || async {
             if self.read_logs().contains(pattern) {
                 crate::wait::Attempt::Done(())
@@ -394,9 +408,17 @@ fn open_log(path: &Path, program: &Path, args: &[OsString]) -> Result<File> {
         .append(true)
         .open(path)
         .map_err(|e| Error::io(format!("opening log file {}", path.display()), e))?;
-    let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
-    writeln!(file, "=== mcm-test-kit: starting {} {}", program.display(), args.join(" "))
-        .map_err(|e| Error::io(format!("writing log file {}", path.display()), e))?;
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    writeln!(
+        file,
+        "=== mcm-test-kit: starting {} {}",
+        program.display(),
+        args.join(" ")
+    )
+    .map_err(|e| Error::io(format!("writing log file {}", path.display()), e))?;
     Ok(file)
 }
 
@@ -411,8 +433,16 @@ mod tests {
     #[tokio::test]
     async fn output_goes_to_the_log_and_wait_for_log_finds_it() {
         let dir = tempfile::tempdir().unwrap();
-        let process = ManagedProcess::spawn(sh(dir.path(), "echo", "echo hello-out; echo hello-err >&2; sleep 30")).unwrap();
-        process.wait_for_log("hello-err", Duration::from_secs(5)).await.unwrap();
+        let process = ManagedProcess::spawn(sh(
+            dir.path(),
+            "echo",
+            "echo hello-out; echo hello-err >&2; sleep 30",
+        ))
+        .unwrap();
+        process
+            .wait_for_log("hello-err", Duration::from_secs(5))
+            .await
+            .unwrap();
         let logs = process.read_logs();
         assert!(logs.contains("hello-out"), "{logs}");
         assert!(process.is_running());
@@ -424,36 +454,80 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let process = ManagedProcess::spawn(sh(dir.path(), "quitter", "echo bye; exit 3")).unwrap();
         let started = Instant::now();
-        let err = process.wait_for_log("never printed", Duration::from_secs(20)).await.unwrap_err();
+        let err = process
+            .wait_for_log("never printed", Duration::from_secs(20))
+            .await
+            .unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(10));
         let text = err.to_string();
-        assert!(text.contains("quitter") && text.contains("bye") && text.contains('3'), "{text}");
+        assert!(
+            text.contains("quitter") && text.contains("bye") && text.contains('3'),
+            "{text}"
+        );
     }
 
     #[tokio::test]
     async fn stop_terminates_the_whole_group_and_reports_the_signal() {
         let dir = tempfile::tempdir().unwrap();
         // The shell forks a grandchild; stopping must reach it through the group.
-        let process = ManagedProcess::spawn(sh(dir.path(), "group", "sleep 300 & echo grand''child=$!; wait")).unwrap();
-        process.wait_for_log("grandchild=", Duration::from_secs(5)).await.unwrap();
-        let grandchild: i32 = process.read_logs().rsplit("grandchild=").next().unwrap().trim().parse().unwrap();
+        let process = ManagedProcess::spawn(sh(
+            dir.path(),
+            "group",
+            "sleep 300 & echo grand''child=$!; wait",
+        ))
+        .unwrap();
+        process
+            .wait_for_log("grandchild=", Duration::from_secs(5))
+            .await
+            .unwrap();
+        let grandchild: i32 = process
+            .read_logs()
+            .rsplit("grandchild=")
+            .next()
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
         let status = process.stop().await.unwrap();
         assert!(!status.success());
         assert!(!process.is_running());
         // The grandchild was re-parented and reaped by init, or is about to be.
-        crate::wait::wait_until("grandchild gone", Duration::from_secs(5), Duration::from_millis(50), || async {
-            let state = std::fs::read_to_string(format!("/proc/{grandchild}/stat")).unwrap_or_default();
-            let state = state.rsplit(')').next().unwrap_or("").split_whitespace().next().unwrap_or("").to_string();
-            if state.is_empty() || state == "Z" { Ok(()) } else { Err(format!("state {state}")) }
-        }).await.unwrap();
+        crate::wait::wait_until(
+            "grandchild gone",
+            Duration::from_secs(5),
+            Duration::from_millis(50),
+            || async {
+                let state =
+                    std::fs::read_to_string(format!("/proc/{grandchild}/stat")).unwrap_or_default();
+                let state = state
+                    .rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
+                if state.is_empty() || state == "Z" {
+                    Ok(())
+                } else {
+                    Err(format!("state {state}"))
+                }
+            },
+        )
+        .await
+        .unwrap();
     }
 
     #[test]
     fn drop_kills_a_process_that_ignores_sigterm() {
         let dir = tempfile::tempdir().unwrap();
         let process = ManagedProcess::spawn(
-            sh(dir.path(), "stubborn", "trap '' TERM; echo ready; while :; do sleep 1; done")
-                .grace_period(Duration::from_millis(300)),
+            sh(
+                dir.path(),
+                "stubborn",
+                "trap '' TERM; echo ready; while :; do sleep 1; done",
+            )
+            .grace_period(Duration::from_millis(300)),
         )
         .unwrap();
         let pid = process.pid();
@@ -463,13 +537,17 @@ mod tests {
             std::thread::sleep(Duration::from_millis(20));
         }
         drop(process);
-        assert!(!Path::new(&format!("/proc/{pid}")).exists(), "pid {pid} still exists");
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "pid {pid} still exists"
+        );
     }
 
     #[test]
     fn a_missing_program_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
-        let err = ManagedProcess::spawn(ProcessSpec::new("x", "/nonexistent/binary", dir.path())).unwrap_err();
+        let err = ManagedProcess::spawn(ProcessSpec::new("x", "/nonexistent/binary", dir.path()))
+            .unwrap_err();
         assert!(err.to_string().contains("/nonexistent/binary"), "{err}");
     }
 }

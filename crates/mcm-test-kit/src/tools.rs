@@ -35,7 +35,9 @@ pub enum ToolsError {
     #[error("{0}")]
     RepoRoot(String),
     /// Go is missing or unusable.
-    #[error("the Go toolchain is needed to build the plane's binaries (Go 1.26 or newer in PATH): {message}")]
+    #[error(
+        "the Go toolchain is needed to build the plane's binaries (Go 1.26 or newer in PATH): {message}"
+    )]
     GoMissing {
         /// What went wrong.
         message: String,
@@ -170,7 +172,11 @@ impl Tools {
     /// Runs each binary once (`--version` / `--help`) and checks what it reports.
     pub fn verify(&self) -> Result<(), ToolsError> {
         let checks: [(&ToolSpec, &str, &Path); 3] = [
-            (&KUBE_APISERVER, &self.versions.kubernetes, &self.kube_apiserver),
+            (
+                &KUBE_APISERVER,
+                &self.versions.kubernetes,
+                &self.kube_apiserver,
+            ),
             (&ETCD, &self.versions.etcd, &self.etcd),
             (
                 &MACHINE_CONTROLLER_MANAGER,

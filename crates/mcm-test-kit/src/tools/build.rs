@@ -285,13 +285,20 @@ fn run_go_build(
             message: format!("starting {} build: {e}", go.go.display()),
         })?;
 
-    // `go build -v` names each package it compiles on stderr: count them for progress.
+    // `go build -v` names each package it compiles on stderr, after `go: downloading …`
+    // lines for missing modules: count both for progress.
     let compiled = Arc::new(AtomicUsize::new(0));
+    let downloaded = Arc::new(AtomicUsize::new(0));
     let reader = child.stderr.take().map(|stderr| {
         let compiled = Arc::clone(&compiled);
+        let downloaded = Arc::clone(&downloaded);
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                compiled.fetch_add(1, Ordering::Relaxed);
+                if line.starts_with("go: downloading ") {
+                    downloaded.fetch_add(1, Ordering::Relaxed);
+                } else if !line.starts_with("go: ") {
+                    compiled.fetch_add(1, Ordering::Relaxed);
+                }
                 let _ = writeln!(log, "{line}");
             }
         })
@@ -311,8 +318,9 @@ fn run_go_build(
         }
         if Instant::now() >= next_report {
             say(&format!(
-                "still building {name}: {} elapsed, {} packages compiled",
+                "still building {name}: {} elapsed, {} modules downloaded, {} packages compiled",
                 format_duration(started.elapsed()),
+                downloaded.load(Ordering::Relaxed),
                 compiled.load(Ordering::Relaxed)
             ));
             next_report += Duration::from_secs(30);
@@ -335,7 +343,11 @@ fn run_go_build(
 }
 
 /// Runs the freshly built binary once (e.g. `--version`) and checks what it prints.
-pub(crate) fn sanity_check(spec: &ToolSpec, version: &str, binary: &Path) -> Result<(), ToolsError> {
+pub(crate) fn sanity_check(
+    spec: &ToolSpec,
+    version: &str,
+    binary: &Path,
+) -> Result<(), ToolsError> {
     let failed = |message: String| ToolsError::Sanity {
         tool: spec.name.to_string(),
         binary: binary.to_path_buf(),
@@ -408,10 +420,19 @@ mod tests {
     #[test]
     fn cache_entry_changes_with_go_version_go_sum_and_tool_but_is_stable() {
         let a = input(&KUBE_APISERVER, "sum-a").cache_entry(&go("go1.26.8"));
-        assert_eq!(a, input(&KUBE_APISERVER, "sum-a").cache_entry(&go("go1.26.8")));
+        assert_eq!(
+            a,
+            input(&KUBE_APISERVER, "sum-a").cache_entry(&go("go1.26.8"))
+        );
         assert!(a.starts_with("kube-apiserver-v1.34.4-go1.26.8-"), "{a}");
-        assert_ne!(a, input(&KUBE_APISERVER, "sum-b").cache_entry(&go("go1.26.8")));
-        assert_ne!(a, input(&KUBE_APISERVER, "sum-a").cache_entry(&go("go1.26.9")));
+        assert_ne!(
+            a,
+            input(&KUBE_APISERVER, "sum-b").cache_entry(&go("go1.26.8"))
+        );
+        assert_ne!(
+            a,
+            input(&KUBE_APISERVER, "sum-a").cache_entry(&go("go1.26.9"))
+        );
         assert_ne!(a, input(&ETCD, "sum-a").cache_entry(&go("go1.26.8")));
     }
 
@@ -420,9 +441,15 @@ mod tests {
         let flags = input(&KUBE_APISERVER, "").build_flags();
         assert_eq!(flags[0], "-trimpath");
         assert_eq!(flags[1], "-tags=selinux,notest,grpcnotrace");
-        assert!(flags[2].starts_with("-ldflags=-s -w -X k8s.io/component-base/version.gitVersion=v1.34.4"));
+        assert!(
+            flags[2]
+                .starts_with("-ldflags=-s -w -X k8s.io/component-base/version.gitVersion=v1.34.4")
+        );
         let etcd = input(&ETCD, "").build_flags();
-        assert_eq!(etcd, vec!["-trimpath".to_string(), "-ldflags=-s -w".to_string()]);
+        assert_eq!(
+            etcd,
+            vec!["-trimpath".to_string(), "-ldflags=-s -w".to_string()]
+        );
     }
 
     #[test]

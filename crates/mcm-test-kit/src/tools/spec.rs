@@ -61,7 +61,10 @@ fn kubernetes_stamps(version: &str) -> Vec<String> {
     let major = parts.next().unwrap_or_default().to_string();
     let minor = parts.next().unwrap_or_default().to_string();
     let mut stamps = Vec::new();
-    for package in ["k8s.io/component-base/version", "k8s.io/client-go/pkg/version"] {
+    for package in [
+        "k8s.io/component-base/version",
+        "k8s.io/client-go/pkg/version",
+    ] {
         stamps.push(format!("{package}.gitVersion={version}"));
         stamps.push(format!("{package}.gitMajor={major}"));
         stamps.push(format!("{package}.gitMinor={minor}"));
@@ -92,7 +95,10 @@ mod tests {
                       require (\n\tgo.etcd.io/etcd/server/v3 v3.6.14 // indirect\n\
                       \tgo.etcd.io/etcd/server/v3extra v9.9.9\n)\n\
                       replace k8s.io/api => k8s.io/api v0.34.4\n";
-        assert_eq!(required_version(go_mod, "k8s.io/kubernetes").as_deref(), Some("v1.34.4"));
+        assert_eq!(
+            required_version(go_mod, "k8s.io/kubernetes").as_deref(),
+            Some("v1.34.4")
+        );
         assert_eq!(
             required_version(go_mod, "go.etcd.io/etcd/server/v3").as_deref(),
             Some("v3.6.14")
@@ -112,9 +118,11 @@ mod tests {
     fn pinned_versions_are_readable_from_the_committed_wrapper_modules() {
         let root = crate::repo_root::repo_root().unwrap();
         for spec in [&KUBE_APISERVER, &ETCD, &MACHINE_CONTROLLER_MANAGER] {
-            let go_mod = std::fs::read_to_string(root.join("tools").join(spec.name).join("go.mod")).unwrap();
-            let version = required_version(&go_mod, spec.module)
-                .unwrap_or_else(|| panic!("{} not required in tools/{}/go.mod", spec.module, spec.name));
+            let go_mod =
+                std::fs::read_to_string(root.join("tools").join(spec.name).join("go.mod")).unwrap();
+            let version = required_version(&go_mod, spec.module).unwrap_or_else(|| {
+                panic!("{} not required in tools/{}/go.mod", spec.module, spec.name)
+            });
             assert!(version.starts_with('v'), "{version}");
         }
     }
