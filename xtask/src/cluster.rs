@@ -132,5 +132,6 @@ fn print_state(state: &ClusterState) {
 
 /// `<repo>/.cluster`: next to the workspace this xtask belongs to.
 fn default_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../.cluster")
+    let xtask = Path::new(env!("CARGO_MANIFEST_DIR"));
+    xtask.parent().unwrap_or(xtask).join(".cluster")
 }

@@ -144,8 +144,7 @@ impl ManagedProcess {
                 e,
             )
         })?;
-        let log_path = spec.log_dir.join(format!("{}.log", spec.name));
-        let log = open_log(&log_path, &program, &spec.args)?;
+        let (log_path, log) = open_log(&spec.log_dir, &spec.name, &program, &spec.args)?;
         let log_err = log
             .try_clone()
             .map_err(|e| Error::io(format!("duplicating log handle {}", log_path.display()), e))?;
@@ -402,12 +401,29 @@ fn resolve_program(program: &Path) -> Result<PathBuf> {
         .map_err(|e| Error::io(format!("resolving program path {}", found.display()), e))
 }
 
-fn open_log(path: &Path, program: &Path, args: &[OsString]) -> Result<File> {
-    let mut file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| Error::io(format!("opening log file {}", path.display()), e))?;
+/// Creates `<dir>/<name>.log`, or `<name>-1.log`, `<name>-2.log`, … if taken, so two
+/// processes with the same name (say, two tests' controllers) never share a log.
+fn open_log(dir: &Path, name: &str, program: &Path, args: &[OsString]) -> Result<(PathBuf, File)> {
+    let mut attempt = 0u32;
+    let (path, mut file) = loop {
+        let path = if attempt == 0 {
+            dir.join(format!("{name}.log"))
+        } else {
+            dir.join(format!("{name}-{attempt}.log"))
+        };
+        match OpenOptions::new().create_new(true).append(true).open(&path) {
+            Ok(file) => break (path, file),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 10_000 => {
+                attempt += 1;
+            }
+            Err(e) => {
+                return Err(Error::io(
+                    format!("creating log file {}", path.display()),
+                    e,
+                ));
+            }
+        }
+    };
     let args: Vec<String> = args
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
@@ -419,7 +435,7 @@ fn open_log(path: &Path, program: &Path, args: &[OsString]) -> Result<File> {
         args.join(" ")
     )
     .map_err(|e| Error::io(format!("writing log file {}", path.display()), e))?;
-    Ok(file)
+    Ok((path, file))
 }
 
 #[cfg(test)]
@@ -541,6 +557,24 @@ mod tests {
             !Path::new(&format!("/proc/{pid}")).exists(),
             "pid {pid} still exists"
         );
+    }
+
+    #[tokio::test]
+    async fn processes_with_the_same_name_get_their_own_logs() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = ManagedProcess::spawn(sh(dir.path(), "twin", "echo one; sleep 30")).unwrap();
+        let second = ManagedProcess::spawn(sh(dir.path(), "twin", "echo two; sleep 30")).unwrap();
+        assert_eq!(first.log_path(), dir.path().join("twin.log"));
+        assert_eq!(second.log_path(), dir.path().join("twin-1.log"));
+        second
+            .wait_for_log("two", Duration::from_secs(5))
+            .await
+            .unwrap();
+        first
+            .wait_for_log("one", Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert!(!first.read_logs().contains("two\n"));
     }
 
     #[test]
