@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 pub mod paths {
     /// `POST` creates, `GET` lists (query `tag=<key>=<value>`, `name=`, `zone=`).
     pub const INSTANCES: &str = "/v1/instances";
+    /// `GET` the machine-type catalogue.
+    pub const MACHINE_TYPES: &str = "/v1/machine-types";
     /// `GET`/`PUT`/`DELETE` the fault configuration.
     pub const ADMIN_FAULTS: &str = "/admin/v1/faults";
     /// `GET` every instance with its node-agent state.

@@ -399,8 +399,13 @@ impl CloudClient {
 
     /// The machine-type catalogue.
     pub async fn machine_types(&self) -> Result<Vec<MachineType>, CloudError> {
-        self.call::<(), _>("list machine types", Method::GET, "/v1/machine-types", None)
-            .await
+        self.call::<(), _>(
+            "list machine types",
+            Method::GET,
+            paths::MACHINE_TYPES,
+            None,
+        )
+        .await
     }
 
     /// Admin: the current fault configuration.

@@ -68,6 +68,15 @@ pub use provider_id::{ProviderId, ProviderIdError, decode_provider_id, encode_pr
 pub use store::StateLocation;
 pub use validate::ZonePolicy;
 
+/// Keys of the provider Secret that point a driver at a simulated cloud. The template's driver,
+/// the e2e tests and the demo write and read these names, so they live here once.
+pub mod secret_keys {
+    /// The endpoint, e.g. `http://127.0.0.1:8080` (what `serve` prints).
+    pub const ENDPOINT: &str = "simcloudEndpoint";
+    /// The bearer token the cloud was started with.
+    pub const TOKEN: &str = "simcloudToken";
+}
+
 /// Why a cloud could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -84,6 +84,12 @@ async fn seeded_error_rate_fails_the_same_calls_every_run() {
         metrics.contains(&ok_line),
         "missing {ok_line} in\n{metrics}"
     );
+    // Every call, failed or not, has a latency sample.
+    let latency_count = "simcloud_request_duration_seconds_count{operation=\"create\"} 60";
+    assert!(
+        metrics.contains(latency_count),
+        "missing {latency_count} in\n{metrics}"
+    );
     // A different seed picks different calls.
     let (other_seed, _) = failing_creates(&faults, 43, 60).await;
     assert_ne!(first, other_seed);

@@ -59,7 +59,10 @@ pub fn router(app: App) -> Router {
             "/v1/instances/{id}",
             get(instances::get_one).delete(instances::delete_one),
         )
-        .route("/v1/machine-types", get(instances::machine_types))
+        .route(
+            crate::api::paths::MACHINE_TYPES,
+            get(instances::machine_types),
+        )
         .route_layer(middleware::from_fn_with_state(
             app.clone(),
             auth::require_token,

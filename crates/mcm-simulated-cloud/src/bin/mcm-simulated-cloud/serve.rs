@@ -73,9 +73,14 @@ pub struct ServeArgs {
     /// How often Nodes' Ready heartbeat is refreshed.
     #[arg(long, default_value = "10s", value_parser = duration)]
     heartbeat_interval: Duration,
-    /// Wait this long after an instance runs before registering its Node.
-    #[arg(long, default_value = "0s", value_parser = duration)]
-    registration_delay: Duration,
+    /// Node health knobs every new instance starts with: a JSON document or a file holding one,
+    /// e.g. '{"conditions":[{"type":"DiskPressure","status":"True"}]}'.
+    #[arg(long)]
+    default_node_health: Option<String>,
+    /// Wait this long after an instance runs before registering its Node (overrides the
+    /// registrationDelay of --default-node-health).
+    #[arg(long, value_parser = duration)]
+    registration_delay: Option<Duration>,
     /// Force-delete terminating pods on this cloud's Nodes (there is no kubelet), so drains finish.
     #[arg(long, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     kubelet_emulation: bool,
@@ -107,6 +112,15 @@ fn load_faults(arg: &str) -> Result<FaultConfig> {
             .with_context(|| format!("--faults: reading the fault file {arg}"))?
     };
     FaultConfig::from_json(&text).context("--faults")
+}
+
+fn json_or_file<T: serde::de::DeserializeOwned>(arg: &str, flag: &str) -> Result<T> {
+    let text = if arg.trim_start().starts_with('{') {
+        arg.to_owned()
+    } else {
+        std::fs::read_to_string(arg).with_context(|| format!("{flag}: reading {arg}"))?
+    };
+    serde_json::from_str(&text).with_context(|| format!("{flag}: not valid JSON for this flag"))
 }
 
 fn write_ready_file(path: &Path, url: &str) -> Result<()> {
@@ -165,8 +179,12 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         config.zones = ZonePolicy::Only(args.zones.clone());
     }
     config.heartbeat_interval = args.heartbeat_interval;
-    config.node_health.registration_delay =
-        (!args.registration_delay.is_zero()).then_some(args.registration_delay);
+    if let Some(health) = &args.default_node_health {
+        config.node_health = json_or_file(health, "--default-node-health")?;
+    }
+    if let Some(delay) = args.registration_delay {
+        config.node_health.registration_delay = (!delay.is_zero()).then_some(delay);
+    }
     config.kubelet_emulation = args.kubelet_emulation;
     config.target = args
         .target_kubeconfig
