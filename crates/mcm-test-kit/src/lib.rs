@@ -18,6 +18,7 @@
 
 pub mod background;
 pub mod certs;
+pub mod conformance;
 pub mod control_plane;
 pub mod crds;
 pub mod error;
