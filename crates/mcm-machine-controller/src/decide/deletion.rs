@@ -257,14 +257,20 @@ pub fn drain_policy(machine: &Machine, config: &ControllerConfig, now: Timestamp
     }
 }
 
+/// Whether the drain sets the Node's `Terminating` condition for a machine in this
+/// phase (MCM skips it for phase `""` and `CrashLoopBackOff`).
+pub fn marks_node_terminating(phase: &MachinePhase) -> bool {
+    !matches!(phase, MachinePhase::Unset | MachinePhase::CrashLoopBackOff)
+}
+
 /// The Node's conditions with `Terminating=True` set for the deletion drain; `None`
-/// when MCM skips it (phase `""` or `CrashLoopBackOff`).
+/// when MCM skips it (see [`marks_node_terminating`]).
 pub fn with_terminating_condition(
     node: &Node,
     phase: &MachinePhase,
     now: Timestamp,
 ) -> Option<Vec<NodeCondition>> {
-    if matches!(phase, MachinePhase::Unset | MachinePhase::CrashLoopBackOff) {
+    if !marks_node_terminating(phase) {
         return None;
     }
     let mut list = node

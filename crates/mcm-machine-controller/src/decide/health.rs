@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Node, NodeCondition};
-use k8s_openapi::jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use mcm_api::v1alpha1::{Machine, MachineOperationType, MachinePhase, MachineState, MachineStatus};
 use mcm_api::well_known::{conditions, machine_labels, node_annotations, node_labels, taints};
 
@@ -91,6 +92,13 @@ fn node_annotation<'a>(node: &'a Node, key: &str) -> Option<&'a str> {
         .as_ref()?
         .get(key)
         .map(String::as_str)
+}
+
+/// Time on a timeout's clock. A missing start time is Go's zero time, so the
+/// timeout has passed (a machine without `currentStatus.lastUpdateTime` must not sit
+/// in `Unknown` forever).
+fn timer(since: Option<&Time>, now: Timestamp) -> SignedDuration {
+    since.map_or(SignedDuration::MAX, |time| now.duration_since(time.0))
 }
 
 /// What happens alongside a health status write.
@@ -271,11 +279,11 @@ pub fn decide_health(
     }
 
     // §4.4 timeouts.
-    let since_update = elapsed(machine.status.current_status.last_update_time.as_ref(), now);
+    let since_update = timer(machine.status.current_status.last_update_time.as_ref(), now);
     match phase {
         MachinePhase::Pending => {
             let timeout = effective::creation_timeout(machine, config);
-            let age = elapsed(machine.metadata.creation_timestamp.as_ref(), now);
+            let age = timer(machine.metadata.creation_timestamp.as_ref(), now);
             if age > timeout {
                 status.last_operation = last_operation(
                     format!(

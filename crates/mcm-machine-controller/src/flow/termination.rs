@@ -11,8 +11,9 @@ use super::effects::{Effects, Observation, PassContext};
 use super::machine::{ValidClass, validate_class};
 use crate::decide::deletion::{
     DeletionEntry, DeletionStep, NO_TARGET_SKIP, after_delete_vm, after_get_vm_status, dispatch,
-    drain_policy, drain_texts, node_texts, step_status, step_status_typed, terminating_status,
-    volume_texts, with_node_label, with_terminating_condition, without_machine_finalizer,
+    drain_policy, drain_texts, marks_node_terminating, node_texts, step_status, step_status_typed,
+    terminating_status, volume_texts, with_node_label, with_terminating_condition,
+    without_machine_finalizer,
 };
 use crate::decide::lookup::{Lookup, WriteError, retry_after_write_error};
 use crate::decide::outcome::CallOutcome;
@@ -179,29 +180,20 @@ async fn drain<E: Effects>(effects: &mut E, ctx: &PassContext<'_>, machine: &Mac
         .await;
     }
     let policy = drain_policy(machine, ctx.config, ctx.now);
-    if let Lookup::Found(node) = effects.node(&node_name)
-        && let Some(list) = with_terminating_condition(&node, machine.phase(), ctx.now)
-    {
-        let mut updated = node.clone();
-        updated
-            .status
-            .get_or_insert_with(Default::default)
-            .conditions = Some(list);
-        if let Err(error) = effects.update_node_status(&updated).await {
-            if !policy.force {
-                let text = drain_texts::condition_update_failed(&error.to_string());
-                return write_step(
-                    effects,
-                    ctx,
-                    machine,
-                    text,
-                    MachineState::Failed,
-                    Retry::Short,
-                )
-                .await;
-            }
-            tracing::warn!(machine = machine.name(), %error, "node condition update failed; continuing because the deletion is forced");
+    if let Err(error) = mark_node_terminating(effects, ctx, machine, &node_name).await {
+        if !policy.force {
+            let text = drain_texts::condition_update_failed(&error);
+            return write_step(
+                effects,
+                ctx,
+                machine,
+                text,
+                MachineState::Failed,
+                Retry::Short,
+            )
+            .await;
         }
+        tracing::warn!(machine = machine.name(), %error, "node condition update failed; continuing because the deletion is forced");
     }
     let failed = |error: &str| {
         if policy.force {
@@ -230,6 +222,36 @@ async fn drain<E: Effects>(effects: &mut E, ctx: &PassContext<'_>, machine: &Mac
         Err(error) => failed(&error),
     };
     write_step(effects, ctx, machine, text, state, Retry::Short).await
+}
+
+/// §5.4 step 2: sets the Node's `Terminating` condition. A Node that is not there
+/// (in the cache, or any more when writing) is no error; a failed read or write is.
+async fn mark_node_terminating<E: Effects>(
+    effects: &mut E,
+    ctx: &PassContext<'_>,
+    machine: &Machine,
+    node_name: &str,
+) -> Result<(), String> {
+    if !marks_node_terminating(machine.phase()) {
+        return Ok(());
+    }
+    let node = match effects.node(node_name) {
+        Lookup::Found(node) => node,
+        Lookup::NotFound => return Ok(()),
+        Lookup::Failed(error) => return Err(error),
+    };
+    let Some(list) = with_terminating_condition(&node, machine.phase(), ctx.now) else {
+        return Ok(());
+    };
+    let mut updated = node;
+    updated
+        .status
+        .get_or_insert_with(Default::default)
+        .conditions = Some(list);
+    match effects.update_node_status(&updated).await {
+        Ok(_) | Err(WriteError::NotFound) => Ok(()),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 /// Step D (D23–D26, D46).

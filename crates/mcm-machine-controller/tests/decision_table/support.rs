@@ -8,6 +8,7 @@ use std::future::Future;
 use k8s_openapi::api::core::v1::{
     Node, NodeCondition, NodeSpec, NodeStatus, SecretReference, Taint,
 };
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use mcm_api::driver::{
@@ -17,9 +18,11 @@ use mcm_api::driver::{
 };
 use mcm_api::v1alpha1::{
     ClassSpec, Machine, MachineClass, MachineOperationType, MachinePhase, MachineState,
-    MachineStatus,
+    MachineStatus, NodeTemplate, NodeTemplateSpec,
 };
-use mcm_api::well_known::{finalizers, machine_annotations, machine_labels};
+use mcm_api::well_known::{
+    finalizers, machine_annotations, machine_labels, node_annotations, node_labels,
+};
 use mcm_api::{Code, Status};
 use mcm_machine_controller::decide::deletion::DrainPolicy;
 use mcm_machine_controller::decide::lookup::{Lookup, WriteError, WriteResult};
@@ -169,6 +172,74 @@ pub fn critical_taint() -> Taint {
     }
 }
 
+/// The Node as the node-side sync of §4.6 leaves it for a machine with an empty node
+/// template: labelled with the machine's name and carrying the last-applied template.
+pub fn synced(mut node: Node) -> Node {
+    node.metadata
+        .labels
+        .get_or_insert_with(BTreeMap::new)
+        .insert(node_labels::MACHINE_NAME.into(), MACHINE.into());
+    node.metadata
+        .annotations
+        .get_or_insert_with(BTreeMap::new)
+        .insert(
+            node_annotations::LAST_APPLIED_ANNO_LABELS_TAINTS.into(),
+            serde_json::to_string(&NodeTemplateSpec::default()).unwrap(),
+        );
+    node
+}
+
+/// A created machine in `phase` whose recorded conditions are those of `node`
+/// (so the health step finds them unchanged).
+pub fn machine_seeing(phase: MachinePhase, node: &Node) -> Machine {
+    let mut machine = created_machine(phase);
+    machine.status.conditions = node
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.clone())
+        .unwrap_or_default();
+    machine
+}
+
+/// Sets `currentStatus.preserveExpiryTime` (an hour ahead).
+pub fn with_pet(mut machine: Machine) -> Machine {
+    machine.status.current_status.preserve_expiry_time = Some(ago(-60));
+    machine
+}
+
+/// Another machine of the rate-limit group `group` in `phase`, preserved or not.
+pub fn group_member(group: &str, phase: MachinePhase, preserved: bool) -> Machine {
+    let mut member = created_machine(phase);
+    member.metadata.name = Some("machine-2".into());
+    member
+        .labels_mut()
+        .insert(machine_labels::NAME.into(), group.into());
+    if preserved {
+        member = with_pet(member);
+    }
+    member
+}
+
+/// A class with a complete node template carrying this virtual capacity.
+pub fn class_with_virtual_capacity(capacity: &[(&str, &str)]) -> MachineClass {
+    let mut class = class();
+    class.node_template = Some(NodeTemplate {
+        capacity: [("cpu", "2"), ("gpu", "0"), ("memory", "4Gi")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), Quantity(v.to_owned())))
+            .collect(),
+        virtual_capacity: capacity
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Quantity((*v).to_owned())))
+            .collect(),
+        instance_type: "m5.large".into(),
+        region: "region-1".into(),
+        zone: "zone-a".into(),
+        ..NodeTemplate::default()
+    });
+    class
+}
+
 pub fn err<R>(code: Code, message: &str) -> DriverResult<R> {
     Err(Status::new(code, message).into())
 }
@@ -297,6 +368,12 @@ impl World {
         self
     }
 
+    /// The node cache answers this for `name`.
+    pub fn with_node_lookup(mut self, name: &str, lookup: Lookup<Node>) -> Self {
+        self.nodes.insert(name.to_owned(), lookup);
+        self
+    }
+
     pub fn gms(mut self, result: DriverResult<GetMachineStatusResponse>) -> Self {
         self.gms.push_back(result);
         self
@@ -412,6 +489,47 @@ impl Ran {
             .collect()
     }
 
+    /// The Machine sent with the single status write.
+    pub fn status_machine(&self) -> &Machine {
+        let writes: Vec<&Machine> = self
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::UpdateMachineStatus(m) => Some(m),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            writes.len(),
+            1,
+            "expected one status write, got {:#?}",
+            self.events
+        );
+        writes[0]
+    }
+
+    /// The Node updates (metadata and spec), in order.
+    pub fn node_writes(&self) -> Vec<&Node> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::UpdateNode(n) => Some(n),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The Node status updates, in order.
+    pub fn node_status_writes(&self) -> Vec<&Node> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::UpdateNodeStatus(n) => Some(n),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Names of the driver methods called, in order.
     pub fn driver_calls(&self) -> Vec<&'static str> {
         self.events
@@ -439,10 +557,10 @@ impl Ran {
         for event in &self.events {
             if let Event::RequeueAlso(other) = event {
                 let (a, b) = (best.delay(&config), other.delay(&config));
-                if let (Some(a), Some(b)) = (a, b) {
-                    if b < a {
-                        best = *other;
-                    }
+                if let (Some(a), Some(b)) = (a, b)
+                    && b < a
+                {
+                    best = *other;
                 }
             }
         }
@@ -716,11 +834,4 @@ pub fn conflict() -> WriteResult<()> {
 
 pub fn write_failure(text: &str) -> WriteResult<()> {
     Err(WriteError::Other(text.into()))
-}
-
-/// A status that `similar` would consider equal to a fresh create failure: used by
-/// rows that check write suppression.
-pub fn with_status(mut machine: Machine, status: MachineStatus) -> Machine {
-    machine.status = status;
-    machine
 }
