@@ -7,7 +7,6 @@ use std::time::Duration;
 use jiff::Timestamp;
 use tokio::sync::watch;
 
-use crate::api::InstanceStatus;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -30,12 +29,8 @@ pub async fn run(store: Arc<Store>, metrics: Arc<Metrics>, mut shutdown: watch::
                 RETRY_WAIT
             }
         };
-        let records = store.records().await;
-        let pending = records
-            .iter()
-            .filter(|r| r.instance.status == InstanceStatus::Pending)
-            .count() as i64;
-        metrics.set_instance_counts(pending, records.len() as i64 - pending);
+        let (pending, running) = store.counts().await;
+        metrics.set_instance_counts(pending as i64, running as i64);
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = changes.changed() => {}

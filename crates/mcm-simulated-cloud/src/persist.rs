@@ -1,6 +1,14 @@
-//! Crash-safe state file I/O: whole-file snapshots written to a temporary sibling, fsynced, then
-//! renamed over the old file (and the directory fsynced), so a crash at any point leaves either
-//! the old or the new state, never a torn one. A lock file keeps two processes off one state.
+//! Crash-safe state file I/O, in two files:
+//!
+//! * the snapshot (`<state>`): whole-state JSON written to a temporary sibling, fsynced, then
+//!   renamed over the old file (and the directory fsynced), so a crash leaves the old or the new
+//!   snapshot, never a torn one;
+//! * the journal (`<state>.journal`): one JSON line per change, appended and fsynced before the
+//!   change is acknowledged. Rewriting the whole state on every create made creates slow as the
+//!   state grew (0.5 s each at 500 instances with 16 KB user data); appending keeps them cheap.
+//!
+//! A torn last journal line (a crash mid-append) was never acknowledged and is dropped on
+//! recovery. A lock file keeps two processes off one state.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -120,6 +128,100 @@ pub fn write_state(path: &Path, bytes: &[u8]) -> Result<(), PersistError> {
     Ok(())
 }
 
+/// `<state>.journal`.
+pub fn journal_path(state: &Path) -> PathBuf {
+    let mut name = state.as_os_str().to_owned();
+    name.push(".journal");
+    PathBuf::from(name)
+}
+
+/// The journal's lines that were completely written. A last line without its newline (a crash
+/// mid-append) is left out; the caller decides what an unparsable complete line means.
+pub fn read_journal(path: &Path) -> Result<Vec<Vec<u8>>, PersistError> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_err(path, "reading the journal")(e)),
+    };
+    let complete = match bytes.iter().rposition(|b| *b == b'\n') {
+        Some(last) => &bytes[..=last],
+        None => &[][..],
+    };
+    Ok(complete
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect())
+}
+
+/// The open journal, appended to and fsynced line by line.
+#[derive(Debug)]
+pub struct Journal {
+    path: PathBuf,
+    file: File,
+    len: u64,
+}
+
+impl Journal {
+    /// Opens (creating, mode 0600) the journal for appending.
+    pub fn open(path: &Path) -> Result<Self, PersistError> {
+        let mut options = OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let file = options
+            .open(path)
+            .map_err(io_err(path, "opening the journal"))?;
+        let len = file
+            .metadata()
+            .map_err(io_err(path, "reading the size of the journal"))?
+            .len();
+        Ok(Self {
+            path: path.to_owned(),
+            file,
+            len,
+        })
+    }
+
+    /// Appends one line (a newline is added) and waits until it is on disk.
+    pub fn append(&mut self, line: &[u8]) -> Result<(), PersistError> {
+        let mut buf = Vec::with_capacity(line.len() + 1);
+        buf.extend_from_slice(line);
+        buf.push(b'\n');
+        self.file
+            .write_all(&buf)
+            .map_err(io_err(&self.path, "appending to the journal"))?;
+        self.file
+            .sync_data()
+            .map_err(io_err(&self.path, "syncing the journal"))?;
+        self.len += buf.len() as u64;
+        Ok(())
+    }
+
+    /// Empties the journal (after its content went into a snapshot).
+    pub fn reset(&mut self) -> Result<(), PersistError> {
+        self.file
+            .set_len(0)
+            .and_then(|()| self.file.sync_all())
+            .map_err(io_err(&self.path, "truncating the journal"))?;
+        self.len = 0;
+        Ok(())
+    }
+
+    /// Bytes in the journal.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the journal is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,5 +258,30 @@ mod tests {
         assert!(err.to_string().contains("--state"), "{err}");
         drop(first);
         lock_state(&path).unwrap();
+    }
+
+    #[test]
+    fn journal_keeps_complete_lines_and_drops_a_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = journal_path(&dir.path().join("state.json"));
+        assert!(read_journal(&path).unwrap().is_empty());
+        let mut journal = Journal::open(&path).unwrap();
+        journal.append(b"{\"a\":1}").unwrap();
+        journal.append(b"{\"b\":2}").unwrap();
+        assert_eq!(journal.len(), 16);
+        // A crash in the middle of the third append.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"{\"c\":")
+            .unwrap();
+        assert_eq!(
+            read_journal(&path).unwrap(),
+            vec![b"{\"a\":1}".to_vec(), b"{\"b\":2}".to_vec()]
+        );
+        journal.reset().unwrap();
+        assert!(journal.is_empty());
+        assert!(read_journal(&path).unwrap().is_empty());
     }
 }

@@ -1,12 +1,16 @@
 //! The cloud's state (instances, idempotency keys, IP counter, node-agent knobs) and the rules of
-//! changing it. Every change is applied to a copy, written to disk, and only then made visible,
-//! so a failed write leaves the previous state in memory and on disk and the caller gets an error.
+//! changing it. Every change is applied to a copy, journaled to disk (see `persist`), and only
+//! then made visible, so a failed write leaves the previous state in memory and on disk and the
+//! caller gets an error. Journal entries carry absolute values (whole records, removals, the
+//! counter), so replaying them on a snapshot that already contains them changes nothing; that
+//! makes "snapshot written, journal not yet emptied" crashes harmless.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
@@ -16,15 +20,26 @@ use tokio::sync::{Mutex, watch};
 
 use crate::api::{CreateInstance, Instance, InstanceFilter, InstanceStatus};
 use crate::node_health::{AdminInstance, NodeAgentState, NodeHealth};
-use crate::persist::{self, PersistError, StateLock};
+use crate::persist::{self, Journal, PersistError, StateLock};
 use crate::provider_id::encode_provider_id;
 
 const FORMAT_VERSION: u32 = 1;
 
-/// User data: kept, never shown.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct UserData(String);
+/// User data: kept, never shown. Shared, because records are copied on every change.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct UserData(Arc<str>);
+
+impl Serialize for UserData {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for UserData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(UserData(Arc::from(String::deserialize(d)?)))
+    }
+}
 
 impl fmt::Debug for UserData {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -66,6 +81,47 @@ struct StateDoc {
     instances: BTreeMap<String, InstanceRecord>,
     idempotency_keys: BTreeMap<String, IdempotencyEntry>,
 }
+
+/// One change, as a journal line. Values are absolute (whole records, removals, the counter), so
+/// applying an entry twice is the same as applying it once.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JournalEntry {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    upsert: Vec<InstanceRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    remove: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    keys: BTreeMap<String, IdempotencyEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    next_ip_index: Option<u64>,
+}
+
+impl JournalEntry {
+    fn is_empty(&self) -> bool {
+        self.upsert.is_empty()
+            && self.remove.is_empty()
+            && self.keys.is_empty()
+            && self.next_ip_index.is_none()
+    }
+
+    fn apply(self, doc: &mut StateDoc) {
+        for record in self.upsert {
+            doc.instances.insert(record.instance.id.clone(), record);
+        }
+        for id in self.remove {
+            doc.instances.remove(&id);
+        }
+        doc.idempotency_keys.extend(self.keys);
+        if let Some(n) = self.next_ip_index {
+            doc.next_ip_index = n;
+        }
+    }
+}
+
+/// Journal size after which the next change also writes a snapshot and empties the journal
+/// (when the journal has outgrown the snapshot too).
+const COMPACT_AT_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Why a state change was refused.
 #[derive(Debug, thiserror::Error)]
@@ -143,45 +199,44 @@ pub struct Created {
     pub newly_created: bool,
 }
 
-/// The state with its file, lock and change signal.
+/// The state with its files, lock and change signal.
 #[derive(Debug)]
 pub struct Store {
     doc: Mutex<StateDoc>,
-    path: Option<PathBuf>,
-    _lock: Option<StateLock>,
+    disk: Option<Disk>,
     changes: watch::Sender<u64>,
 }
 
+/// The on-disk side of a file-backed store.
+#[derive(Debug)]
+struct Disk {
+    path: PathBuf,
+    journal: Arc<std::sync::Mutex<Journal>>,
+    snapshot_bytes: AtomicU64,
+    _lock: StateLock,
+}
+
+fn blocking_err(e: tokio::task::JoinError) -> StoreError {
+    StoreError::Task(e.to_string())
+}
+
 impl Store {
-    /// Opens (or creates) the state.
+    /// Opens (or creates) the state: snapshot plus journal replay, then a fresh snapshot and an
+    /// empty journal.
     pub async fn open(location: &StateLocation) -> Result<Arc<Self>, StoreError> {
-        let (doc, path, lock) = match location {
-            StateLocation::InMemory => (new_doc(), None, None),
+        let (doc, disk) = match location {
+            StateLocation::InMemory => (new_doc(), None),
             StateLocation::File(path) => {
                 let path = path.clone();
-                let p = path.clone();
-                let (lock, bytes) = tokio::task::spawn_blocking(move || {
-                    let lock = persist::lock_state(&p)?;
-                    let bytes = persist::read_state(&p)?;
-                    Ok::<_, PersistError>((lock, bytes))
-                })
-                .await
-                .map_err(|e| StoreError::Task(e.to_string()))??;
-                let doc = match bytes {
-                    Some(bytes) => parse_doc(&path, &bytes)?,
-                    None => {
-                        let doc = new_doc();
-                        write_doc(&path, &doc).await?;
-                        doc
-                    }
-                };
-                (doc, Some(path), Some(lock))
+                let (doc, disk) = tokio::task::spawn_blocking(move || recover(&path))
+                    .await
+                    .map_err(blocking_err)??;
+                (doc, Some(disk))
             }
         };
         Ok(Arc::new(Self {
             doc: Mutex::new(doc),
-            path,
-            _lock: lock,
+            disk,
             changes: watch::channel(0).0,
         }))
     }
@@ -194,7 +249,7 @@ impl Store {
 
     /// The state file, if any.
     pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
+        self.disk.as_ref().map(|d| d.path.as_path())
     }
 
     /// A receiver that changes whenever the state does.
@@ -202,20 +257,28 @@ impl Store {
         self.changes.subscribe()
     }
 
-    /// Applies `change` to a copy, saves it, then publishes it.
+    /// Runs `change` against the current state; the change it returns is journaled, then
+    /// applied and published. No entry (or an empty one) means nothing changed.
     async fn mutate<T>(
         &self,
-        change: impl FnOnce(&mut StateDoc) -> Result<T, StoreError>,
+        change: impl FnOnce(&StateDoc) -> Result<(T, JournalEntry), StoreError>,
     ) -> Result<T, StoreError> {
         let mut doc = self.doc.lock().await;
-        let mut next = doc.clone();
-        let out = change(&mut next)?;
-        if next != *doc {
-            if let Some(path) = &self.path {
-                write_doc(path, &next).await?;
+        let (out, entry) = change(&doc)?;
+        if entry.is_empty() {
+            return Ok(out);
+        }
+        let compact = match &self.disk {
+            Some(disk) => disk.append(&entry).await?,
+            None => false,
+        };
+        entry.apply(&mut doc);
+        self.changes.send_modify(|g| *g += 1);
+        if compact && let Some(disk) = &self.disk {
+            // The change is already durable; a failed compaction only costs journal space.
+            if let Err(e) = disk.compact(&doc).await {
+                tracing::warn!(error = %e, "compacting the state journal failed; will retry on a later change");
             }
-            *doc = next;
-            self.changes.send_modify(|g| *g += 1);
         }
         Ok(out)
     }
@@ -226,7 +289,8 @@ impl Store {
         req: &CreateInstance,
         ctx: CreateContext,
     ) -> Result<Created, StoreError> {
-        let fingerprint = fingerprint(req);
+        let user_data_sha256 = hex_sha256(req.user_data.as_bytes());
+        let fingerprint = fingerprint(req, &user_data_sha256);
         let instance_id = new_instance_id();
         self.mutate(move |doc| {
             if let Some(key) = &req.idempotency_key
@@ -241,10 +305,13 @@ impl Store {
                     });
                 }
                 return match doc.instances.get(&entry.instance_id) {
-                    Some(existing) => Ok(Created {
-                        instance: existing.instance.clone(),
-                        newly_created: false,
-                    }),
+                    Some(existing) => Ok((
+                        Created {
+                            instance: existing.instance.clone(),
+                            newly_created: false,
+                        },
+                        JournalEntry::default(),
+                    )),
                     None => Err(StoreError::Conflict {
                         message: format!(
                             "idempotency key {key:?} created instance {}, which has since been deleted; use a new key to create another instance",
@@ -280,7 +347,6 @@ impl Store {
                 id = new_instance_id();
             }
             let private_ip = ip_for_index(doc.next_ip_index);
-            doc.next_ip_index += 1;
             let boot_delay = SignedDuration::try_from(ctx.boot_delay).unwrap_or(SignedDuration::MAX);
             let boot_due = ctx.now.checked_add(boot_delay).unwrap_or(Timestamp::MAX);
             let running = boot_due <= ctx.now;
@@ -301,26 +367,28 @@ impl Store {
                 provider_id: encode_provider_id(&req.zone, &id),
                 created_at: ctx.now,
                 running_at: running.then_some(ctx.now),
-                user_data_sha256: hex_sha256(req.user_data.as_bytes()),
+                user_data_sha256,
                 user_data_bytes: req.user_data.len(),
             };
-            doc.instances.insert(
-                id.clone(),
-                InstanceRecord {
-                    instance: instance.clone(),
-                    user_data: UserData(req.user_data.clone()),
-                    boot_due,
-                    idempotency_key: req.idempotency_key.clone(),
-                    node: NodeAgentState {
-                        health: ctx.node_health,
-                        health_since: ctx.now,
-                        registered_at: None,
-                        reregister_requested: false,
-                    },
+            let record = InstanceRecord {
+                instance: instance.clone(),
+                user_data: UserData(Arc::from(req.user_data.as_str())),
+                boot_due,
+                idempotency_key: req.idempotency_key.clone(),
+                node: NodeAgentState {
+                    health: ctx.node_health,
+                    health_since: ctx.now,
+                    registered_at: None,
+                    reregister_requested: false,
                 },
-            );
+            };
+            let mut entry = JournalEntry {
+                upsert: vec![record],
+                next_ip_index: Some(doc.next_ip_index + 1),
+                ..JournalEntry::default()
+            };
             if let Some(key) = &req.idempotency_key {
-                doc.idempotency_keys.insert(
+                entry.keys.insert(
                     key.clone(),
                     IdempotencyEntry {
                         instance_id: id,
@@ -328,10 +396,13 @@ impl Store {
                     },
                 );
             }
-            Ok(Created {
-                instance,
-                newly_created: true,
-            })
+            Ok((
+                Created {
+                    instance,
+                    newly_created: true,
+                },
+                entry,
+            ))
         })
         .await
     }
@@ -353,16 +424,27 @@ impl Store {
         let mut out: Vec<Instance> = doc
             .instances
             .values()
+            .filter(|r| filter.matches(&r.instance))
             .map(|r| r.instance.clone())
-            .filter(|i| filter.matches(i))
             .collect();
         out.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         out
     }
 
-    /// Every record (for the lifecycle task and the node agent).
+    /// Every record (for the node agent).
     pub async fn records(&self) -> Vec<InstanceRecord> {
         self.doc.lock().await.instances.values().cloned().collect()
+    }
+
+    /// Live instances as (pending, running).
+    pub async fn counts(&self) -> (usize, usize) {
+        let doc = self.doc.lock().await;
+        let pending = doc
+            .instances
+            .values()
+            .filter(|r| r.instance.status == InstanceStatus::Pending)
+            .count();
+        (pending, doc.instances.len() - pending)
     }
 
     /// Every instance with its node-agent state.
@@ -385,10 +467,17 @@ impl Store {
     /// Deletes an instance; it is gone from get and list at once.
     pub async fn delete(&self, id: &str) -> Result<Instance, StoreError> {
         self.mutate(|doc| {
-            doc.instances
-                .remove(id)
-                .map(|r| r.instance)
-                .ok_or_else(|| StoreError::NotFound { id: id.to_owned() })
+            let record = doc
+                .instances
+                .get(id)
+                .ok_or_else(|| StoreError::NotFound { id: id.to_owned() })?;
+            Ok((
+                record.instance.clone(),
+                JournalEntry {
+                    remove: vec![id.to_owned()],
+                    ..JournalEntry::default()
+                },
+            ))
         })
         .await
     }
@@ -401,18 +490,49 @@ impl Store {
     ) -> Result<Option<Timestamp>, StoreError> {
         self.mutate(|doc| {
             let mut next = None::<Timestamp>;
-            for record in doc.instances.values_mut() {
+            let mut entry = JournalEntry::default();
+            for record in doc.instances.values() {
                 if record.instance.status != InstanceStatus::Pending {
                     continue;
                 }
                 if record.boot_due <= now {
-                    record.instance.status = InstanceStatus::Running;
-                    record.instance.running_at = Some(record.boot_due);
+                    let mut booted = record.clone();
+                    booted.instance.status = InstanceStatus::Running;
+                    booted.instance.running_at = Some(record.boot_due);
+                    entry.upsert.push(booted);
                 } else {
                     next = Some(next.map_or(record.boot_due, |n| n.min(record.boot_due)));
                 }
             }
-            Ok(next)
+            Ok((next, entry))
+        })
+        .await
+    }
+
+    /// Changes one record's node-agent state.
+    async fn update_node(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut NodeAgentState),
+    ) -> Result<NodeAgentState, StoreError> {
+        self.mutate(|doc| {
+            let mut record = doc
+                .instances
+                .get(id)
+                .cloned()
+                .ok_or_else(|| StoreError::NotFound { id: id.to_owned() })?;
+            change(&mut record.node);
+            let state = record.node.clone();
+            let unchanged = doc.instances.get(id) == Some(&record);
+            let entry = if unchanged {
+                JournalEntry::default()
+            } else {
+                JournalEntry {
+                    upsert: vec![record],
+                    ..JournalEntry::default()
+                }
+            };
+            Ok((state, entry))
         })
         .await
     }
@@ -424,14 +544,9 @@ impl Store {
         health: NodeHealth,
         now: Timestamp,
     ) -> Result<NodeAgentState, StoreError> {
-        self.mutate(|doc| {
-            let record = doc
-                .instances
-                .get_mut(id)
-                .ok_or_else(|| StoreError::NotFound { id: id.to_owned() })?;
-            record.node.health = health;
-            record.node.health_since = now;
-            Ok(record.node.clone())
+        self.update_node(id, |node| {
+            node.health = health;
+            node.health_since = now;
         })
         .await
     }
@@ -449,28 +564,23 @@ impl Store {
 
     /// Asks the agent to register the Node again (a kubelet restart).
     pub async fn request_reregister(&self, id: &str) -> Result<NodeAgentState, StoreError> {
-        self.mutate(|doc| {
-            let record = doc
-                .instances
-                .get_mut(id)
-                .ok_or_else(|| StoreError::NotFound { id: id.to_owned() })?;
-            record.node.reregister_requested = true;
-            Ok(record.node.clone())
-        })
-        .await
+        self.update_node(id, |node| node.reregister_requested = true)
+            .await
     }
 
     /// Records that the agent registered the Node of `id`. A missing instance (deleted meanwhile)
     /// is not an error: the agent deletes the Node on its next pass.
     pub async fn mark_registered(&self, id: &str, at: Timestamp) -> Result<(), StoreError> {
-        self.mutate(|doc| {
-            if let Some(record) = doc.instances.get_mut(id) {
-                record.node.registered_at = Some(at);
-                record.node.reregister_requested = false;
-            }
-            Ok(())
-        })
-        .await
+        match self
+            .update_node(id, |node| {
+                node.registered_at = Some(at);
+                node.reregister_requested = false;
+            })
+            .await
+        {
+            Ok(_) | Err(StoreError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -501,13 +611,77 @@ fn parse_doc(path: &Path, bytes: &[u8]) -> Result<StateDoc, StoreError> {
     Ok(doc)
 }
 
-async fn write_doc(path: &Path, doc: &StateDoc) -> Result<(), StoreError> {
-    let bytes = serde_json::to_vec_pretty(doc).map_err(|e| StoreError::Task(e.to_string()))?;
-    let path = path.to_owned();
-    tokio::task::spawn_blocking(move || persist::write_state(&path, &bytes))
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Task(format!("encoding the state: {e}")))
+}
+
+/// Locks the state, loads snapshot and journal, and leaves a fresh snapshot with an empty
+/// journal behind.
+fn recover(path: &Path) -> Result<(StateDoc, Disk), StoreError> {
+    let lock = persist::lock_state(path)?;
+    let mut doc = match persist::read_state(path)? {
+        Some(bytes) => parse_doc(path, &bytes)?,
+        None => new_doc(),
+    };
+    let journal_path = persist::journal_path(path);
+    for (n, line) in persist::read_journal(&journal_path)?
+        .into_iter()
+        .enumerate()
+    {
+        let entry: JournalEntry =
+            serde_json::from_slice(&line).map_err(|e| StoreError::Corrupt {
+                path: journal_path.clone(),
+                message: format!("line {}: {e}", n + 1),
+            })?;
+        entry.apply(&mut doc);
+    }
+    let snapshot = encode(&doc)?;
+    persist::write_state(path, &snapshot)?;
+    let mut journal = Journal::open(&journal_path)?;
+    journal.reset()?;
+    Ok((
+        doc,
+        Disk {
+            path: path.to_owned(),
+            journal: Arc::new(std::sync::Mutex::new(journal)),
+            snapshot_bytes: AtomicU64::new(snapshot.len() as u64),
+            _lock: lock,
+        },
+    ))
+}
+
+impl Disk {
+    /// Makes a change durable; says whether the journal has grown enough to compact.
+    async fn append(&self, entry: &JournalEntry) -> Result<bool, StoreError> {
+        let line = encode(entry)?;
+        let journal = self.journal.clone();
+        let snapshot_bytes = self.snapshot_bytes.load(Ordering::Relaxed);
+        let compact = tokio::task::spawn_blocking(move || {
+            let mut journal = journal.lock().unwrap_or_else(|e| e.into_inner());
+            journal.append(&line)?;
+            Ok::<_, PersistError>(
+                journal.len() > COMPACT_AT_BYTES && journal.len() > snapshot_bytes,
+            )
+        })
         .await
-        .map_err(|e| StoreError::Task(e.to_string()))??;
-    Ok(())
+        .map_err(blocking_err)??;
+        Ok(compact)
+    }
+
+    async fn compact(&self, doc: &StateDoc) -> Result<(), StoreError> {
+        let snapshot = encode(doc)?;
+        let size = snapshot.len() as u64;
+        let path = self.path.clone();
+        let journal = self.journal.clone();
+        tokio::task::spawn_blocking(move || {
+            persist::write_state(&path, &snapshot)?;
+            journal.lock().unwrap_or_else(|e| e.into_inner()).reset()
+        })
+        .await
+        .map_err(blocking_err)??;
+        self.snapshot_bytes.store(size, Ordering::Relaxed);
+        Ok(())
+    }
 }
 
 /// `i-` and 16 hex digits, like the instance IDs of well-known clouds.
@@ -531,14 +705,14 @@ fn hex_sha256(bytes: &[u8]) -> String {
 }
 
 /// Identifies the content of a create request, so a reused key with other content is caught.
-fn fingerprint(req: &CreateInstance) -> String {
+fn fingerprint(req: &CreateInstance, user_data_sha256: &str) -> String {
     let canonical = serde_json::json!({
         "name": req.name,
         "image": req.image,
         "machineType": req.machine_type,
         "zone": req.zone,
         "tags": req.tags,
-        "userData": hex_sha256(req.user_data.as_bytes()),
+        "userData": user_data_sha256,
     });
     hex_sha256(canonical.to_string().as_bytes())
 }
@@ -668,5 +842,104 @@ mod tests {
         store.create(&req("a", None), ctx(0, None)).await.unwrap();
         let text = format!("{:?}", store.records().await);
         assert!(!text.contains("secret-bootstrap-token"), "{text}");
+    }
+
+    async fn file_store(dir: &Path) -> Arc<Store> {
+        Store::open(&StateLocation::File(dir.join("state.json")))
+            .await
+            .unwrap()
+    }
+
+    async fn ids(store: &Store) -> Vec<String> {
+        let mut ids: Vec<String> = store
+            .list(&InstanceFilter::all())
+            .await
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    #[tokio::test]
+    async fn replaying_a_journal_already_in_the_snapshot_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = persist::journal_path(&dir.path().join("state.json"));
+        let store = file_store(dir.path()).await;
+        let a = store
+            .create(&req("a", Some("ka")), ctx(0, None))
+            .await
+            .unwrap();
+        let b = store
+            .create(&req("b", Some("kb")), ctx(0, None))
+            .await
+            .unwrap();
+        store.delete(&a.instance.id).await.unwrap();
+        drop(store);
+        let stale_journal = std::fs::read(&journal).unwrap();
+        assert_eq!(stale_journal.iter().filter(|b| **b == b'\n').count(), 3);
+
+        // Open folds the journal into the snapshot; then pretend the truncation never happened.
+        drop(file_store(dir.path()).await);
+        std::fs::write(&journal, &stale_journal).unwrap();
+        let store = file_store(dir.path()).await;
+        assert_eq!(ids(&store).await, vec![b.instance.id.clone()]);
+        let c = store.create(&req("c", None), ctx(0, None)).await.unwrap();
+        assert_eq!(c.instance.private_ip, ip_for_index(2));
+        // Keys survive too: "ka" belongs to a deleted instance.
+        let err = store
+            .create(&req("a", Some("ka")), ctx(0, None))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("deleted"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn torn_journal_tail_is_dropped_and_a_corrupt_line_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = persist::journal_path(&dir.path().join("state.json"));
+        let store = file_store(dir.path()).await;
+        let a = store.create(&req("a", None), ctx(0, None)).await.unwrap();
+        drop(store);
+        let mut bytes = std::fs::read(&journal).unwrap();
+        bytes.extend_from_slice(br#"{"upsert":[{"instance""#);
+        std::fs::write(&journal, &bytes).unwrap();
+        let store = file_store(dir.path()).await;
+        assert_eq!(ids(&store).await, vec![a.instance.id.clone()]);
+        store.create(&req("b", None), ctx(0, None)).await.unwrap();
+        drop(store);
+
+        let mut bytes = std::fs::read(&journal).unwrap();
+        bytes.splice(0..0, b"not json\n".iter().copied());
+        std::fs::write(&journal, &bytes).unwrap();
+        let err = Store::open(&StateLocation::File(dir.path().join("state.json")))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("state.json.journal"), "{err}");
+        assert!(err.to_string().contains("line 1"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_big_journal_is_folded_into_the_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = persist::journal_path(&dir.path().join("state.json"));
+        let store = file_store(dir.path()).await;
+        let big = "x".repeat(200 * 1024);
+        let mut created = Vec::new();
+        for i in 0..30 {
+            let mut r = req(&format!("vm-{i}"), None);
+            r.user_data = big.clone();
+            created.push(store.create(&r, ctx(0, None)).await.unwrap().instance.id);
+        }
+        // 30 × 200 KB went through the journal, but it was compacted on the way.
+        let journal_len = std::fs::metadata(&journal).unwrap().len();
+        assert!(
+            journal_len < COMPACT_AT_BYTES,
+            "journal is {journal_len} bytes"
+        );
+        drop(store);
+        let store = file_store(dir.path()).await;
+        created.sort();
+        assert_eq!(ids(&store).await, created);
     }
 }
