@@ -22,6 +22,9 @@ use crate::store::{StateLocation, Store};
 use crate::validate::ZonePolicy;
 use crate::{Error, lifecycle};
 
+/// How long [`RunningCloud::shutdown`] waits for background tasks before aborting them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 /// Everything a cloud is started with. Build with [`CloudConfig::new`] and adjust the fields.
 #[derive(Clone)]
 pub struct CloudConfig {
@@ -337,8 +340,16 @@ impl RunningCloud {
             },
             None => Ok(()),
         };
-        for task in self.tasks.drain(..) {
-            let _ = task.await;
+        // The agent may sit in a call to an unresponsive API server; do not wait for ever.
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        for mut task in self.tasks.drain(..) {
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                tracing::warn!(
+                    "a background task did not stop within {SHUTDOWN_GRACE:?}; aborting it"
+                );
+                task.abort();
+                let _ = task.await;
+            }
         }
         tracing::info!(url = %self.url, "simulated cloud stopped");
         result

@@ -207,3 +207,34 @@ fn status_with_a_wrong_token_says_unauthorized_without_the_token() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn status_with_the_cloud_token_lists_instances_without_node_state_when_admin_is_separate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, url) = serve(dir.path(), &["--admin-token", "admin-only"]);
+    let client = CloudClient::new(&url, "cli-token").unwrap();
+    let vm = client
+        .create_instance(&CreateInstance {
+            name: "plain-row".into(),
+            image: "img".into(),
+            machine_type: "m1.small".into(),
+            zone: "zone-a".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let table = stdout(&cli(&url, &["status"]));
+    assert!(table.contains(&vm.id), "{table}");
+    assert!(table.contains("NODE needs the admin token"), "{table}");
+    let with_admin = Command::new(BIN)
+        .args(["status", "--endpoint", &url, "--token", "admin-only"])
+        .output()
+        .unwrap();
+    let with_admin = stdout(&with_admin);
+    assert!(
+        !with_admin.contains("NODE needs the admin token"),
+        "{with_admin}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -3,7 +3,10 @@
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use jiff::Timestamp;
-use mcm_simulated_cloud::{AdminInstance, InstanceStatus, ReadyMode};
+use mcm_simulated_cloud::{
+    AdminInstance, CloudError, InstanceFilter, InstanceStatus, NodeAgentState, NodeHealth,
+    ReadyMode,
+};
 
 use crate::Connection;
 
@@ -78,10 +81,31 @@ pub fn table(rows: &[Vec<String>]) -> String {
 
 pub async fn run(args: StatusArgs) -> Result<()> {
     let client = args.connection.client()?;
-    let instances = client
-        .admin_instances()
-        .await
-        .context("reading the instances (status needs the admin token if the cloud has one)")?;
+    // The admin view adds node state; with a separate admin token the cloud token can still
+    // list the instances, just without it.
+    let (instances, node_state_known) = match client.admin_instances().await {
+        Ok(all) => (all, true),
+        Err(CloudError::Unauthorized { .. }) => {
+            let plain = client
+                .list_instances(&InstanceFilter::all())
+                .await
+                .context("reading the instances")?;
+            let rows = plain
+                .into_iter()
+                .map(|instance| AdminInstance {
+                    node: NodeAgentState {
+                        health: NodeHealth::default(),
+                        health_since: instance.created_at,
+                        registered_at: None,
+                        reregister_requested: false,
+                    },
+                    instance,
+                })
+                .collect();
+            (rows, false)
+        }
+        Err(e) => return Err(e).context("reading the instances"),
+    };
     match args.output {
         Output::Json => {
             println!("{}", serde_json::to_string_pretty(&instances)?);
@@ -101,12 +125,19 @@ pub async fn run(args: StatusArgs) -> Result<()> {
                     i.instance.machine_type.clone(),
                     i.instance.status.to_string(),
                     i.instance.private_ip.to_string(),
-                    node_column(i, now),
+                    if node_state_known {
+                        node_column(i, now)
+                    } else {
+                        "?".to_owned()
+                    },
                     age(i.instance.created_at, now),
                 ]);
             }
             print!("{}", table(&rows));
             println!("{} instance(s) at {}", instances.len(), client.endpoint());
+            if !node_state_known {
+                println!("(NODE needs the admin token: pass it with --token to see node state)");
+            }
         }
     }
     Ok(())
