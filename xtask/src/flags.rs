@@ -5,6 +5,11 @@ use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Rename a provider repository: project, provider name in every case form, image.
+    RenameProject(mcm_rename::cli::RenameArgs),
+    /// Print speed figures: `bench rename`, ...
+    #[command(subcommand)]
+    Bench(crate::bench::BenchCommand),
     /// Build (or find cached) kube-apiserver, etcd and machine-controller-manager.
     Tools,
     /// Run the local control plane in the background: up, down, status.
@@ -14,6 +19,8 @@ pub enum Command {
 
 pub fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
+        Command::RenameProject(args) => crate::rename_project::run(args),
+        Command::Bench(command) => crate::bench::run(command),
         Command::Tools => crate::tools::run(),
         Command::Cluster(command) => crate::cluster::run(command),
     }

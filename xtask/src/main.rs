@@ -5,8 +5,10 @@
 
 use clap::Parser;
 
+mod bench;
 mod cluster;
 mod flags;
+mod rename_project;
 mod tools;
 
 #[derive(Debug, Parser)]

@@ -15,6 +15,7 @@
 //! error says where the originals are. A file changed by someone else during the run is
 //! never overwritten: the change is detected and everything is undone.
 
+use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -133,7 +134,11 @@ impl Journal {
                 Move::Renamed { from, to } => (to, from),
             };
             if let Err(e) = fs::rename(from, to) {
-                failures.push(format!("moving {} back to {}: {e}", from.display(), to.display()));
+                failures.push(format!(
+                    "moving {} back to {}: {e}",
+                    from.display(),
+                    to.display()
+                ));
             }
         }
         failures
@@ -161,7 +166,10 @@ impl RenamePlan {
                 source,
             })?;
         let journal_file = File::create(staging.path().join("journal.txt")).ok();
-        let mut journal = Journal { moves: Vec::new(), file: journal_file };
+        let mut journal = Journal {
+            moves: Vec::new(),
+            file: journal_file,
+        };
 
         let result = self
             .stage(staging.path(), hook)
@@ -182,9 +190,24 @@ impl RenamePlan {
             });
         }
         drop(journal);
-        staging.close().map_err(|source| Error::Read { path: self.root.clone(), source })?;
+        staging.close().map_err(|source| Error::Read {
+            path: self.root.clone(),
+            source,
+        })?;
+        // Every name is checked again; contents only where the rename wrote them or could
+        // not (binary, non-UTF-8). Files in which planning found no name were not touched,
+        // and scanning them again would repeat the same search on the same bytes.
         let (old_only, new_all) = crate::plan::verification_matchers(&self.mapping, &self.new);
-        let leftovers = verify::scan_tree(&self.root, &old_only, &new_all)?;
+        let to_read: HashSet<PathBuf> = self
+            .edits
+            .iter()
+            .map(|e| &e.rel)
+            .chain(&self.skipped.binary)
+            .chain(&self.skipped.non_utf8)
+            .map(|rel| self.final_path(rel))
+            .collect();
+        let leftovers =
+            verify::scan_tree(&self.root, &old_only, &new_all, |rel| to_read.contains(rel))?;
         Ok(Report::from_plan(&self, leftovers))
     }
 
@@ -198,7 +221,10 @@ impl RenamePlan {
             let from = self.root.join(&rename.from);
             let to = self.root.join(&rename.to);
             if fs::symlink_metadata(&from).is_err() {
-                return Err(Error::ChangedUnderneath { path: from, what: "it was removed".into() });
+                return Err(Error::ChangedUnderneath {
+                    path: from,
+                    what: "it was removed".into(),
+                });
             }
             if fs::symlink_metadata(&to).is_ok() {
                 return Err(Error::RenameTargetExists { from, to });
@@ -210,7 +236,10 @@ impl RenamePlan {
     /// The file is still a writable regular file of the size and mtime seen when planning.
     fn check_unchanged(&self, edit: &FileEdit) -> Result<()> {
         let path = self.root.join(&edit.rel);
-        let changed = |what: &str| Error::ChangedUnderneath { path: path.clone(), what: what.into() };
+        let changed = |what: &str| Error::ChangedUnderneath {
+            path: path.clone(),
+            what: what.into(),
+        };
         let metadata = match fs::symlink_metadata(&path) {
             Ok(metadata) => metadata,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(changed("it was removed")),
@@ -220,7 +249,9 @@ impl RenamePlan {
             return Err(changed("it is no longer a regular file"));
         }
         if metadata.len() != edit.len || metadata.modified().ok() != edit.modified {
-            return Err(changed("its size or modification time differs from when it was read"));
+            return Err(changed(
+                "its size or modification time differs from when it was read",
+            ));
         }
         ensure_writable(&path)
     }
@@ -232,7 +263,10 @@ impl RenamePlan {
             let staged = staging.join(format!("new-{index}"));
             hook.before(step, index)
                 .and_then(|()| write_staged(&staged, edit))
-                .map_err(|source| Error::RolledBack { step: step.to_string(), source })?;
+                .map_err(|source| Error::RolledBack {
+                    step: step.to_string(),
+                    source,
+                })?;
         }
         Ok(())
     }
@@ -246,11 +280,17 @@ impl RenamePlan {
         for (index, edit) in self.edits.iter().enumerate() {
             let path = self.root.join(&edit.rel);
             let step = Step::Replace { path: &path };
-            let failed = |source| Error::RolledBack { step: step.to_string(), source };
+            let failed = |source| Error::RolledBack {
+                step: step.to_string(),
+                source,
+            };
             hook.before(step, index).map_err(failed)?;
             self.check_unchanged(edit)?;
             let backup = staging.join(format!("original-{index}"));
-            journal.record(Move::Aside { path: path.clone(), backup: backup.clone() });
+            journal.record(Move::Aside {
+                path: path.clone(),
+                backup: backup.clone(),
+            });
             if let Err(source) = fs::rename(&path, &backup) {
                 journal.moves.pop();
                 return Err(failed(source));
@@ -274,8 +314,14 @@ impl RenamePlan {
         for (index, rename) in self.renames.iter().enumerate() {
             let from = self.root.join(&rename.from);
             let to = self.root.join(&rename.to);
-            let step = Step::Rename { from: &from, to: &to };
-            let failed = |source| Error::RolledBack { step: step.to_string(), source };
+            let step = Step::Rename {
+                from: &from,
+                to: &to,
+            };
+            let failed = |source| Error::RolledBack {
+                step: step.to_string(),
+                source,
+            };
             hook.before(step, index).map_err(failed)?;
             if fs::symlink_metadata(&to).is_ok() {
                 return Err(Error::RenameTargetExists { from, to });

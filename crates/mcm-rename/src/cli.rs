@@ -66,16 +66,25 @@ impl Prompt for TerminalPrompt {
         stderr.flush()?;
         let mut answer = String::new();
         io::stdin().lock().read_line(&mut answer)?;
-        Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+        Ok(matches!(
+            answer.trim().to_ascii_lowercase().as_str(),
+            "y" | "yes"
+        ))
     }
 }
 
 /// Runs the command. Returns the report of an applied rename, or `None` for a dry run or
 /// when there was nothing to do. Everything meant for the user is written to `out`.
-pub fn run(args: &RenameArgs, prompt: &mut dyn Prompt, out: &mut dyn Write) -> Result<Option<Report>> {
+pub fn run(
+    args: &RenameArgs,
+    prompt: &mut dyn Prompt,
+    out: &mut dyn Write,
+) -> Result<Option<Report>> {
     let new = NewNames::new(&args.project, &args.provider, args.image_repository.clone())?;
-    let root = std::fs::canonicalize(&args.path)
-        .map_err(|source| Error::Read { path: args.path.clone(), source })?;
+    let root = std::fs::canonicalize(&args.path).map_err(|source| Error::Read {
+        path: args.path.clone(),
+        source,
+    })?;
     let say = |out: &mut dyn Write, text: &str| writeln!(out, "{text}").map_err(Error::Output);
 
     if !args.dry_run {
@@ -83,12 +92,18 @@ pub fn run(args: &RenameArgs, prompt: &mut dyn Prompt, out: &mut dyn Write) -> R
             GitState::Clean => {}
             GitState::NotARepository(why) => say(
                 out,
-                &format!("note: {} is not a git work tree ({why}); continuing", root.display()),
+                &format!(
+                    "note: {} is not a git work tree ({why}); continuing",
+                    root.display()
+                ),
             )?,
             GitState::Dirty(lines) => {
                 let changes = summarize_status(&lines);
                 if args.yes {
-                    say(out, &format!("note: uncommitted changes ({changes}); continuing (--yes)"))?;
+                    say(
+                        out,
+                        &format!("note: uncommitted changes ({changes}); continuing (--yes)"),
+                    )?;
                 } else if prompt.is_interactive() {
                     say(out, &format!("{} has uncommitted changes:", root.display()))?;
                     for line in lines.iter().take(20) {
@@ -108,7 +123,13 @@ pub fn run(args: &RenameArgs, prompt: &mut dyn Prompt, out: &mut dyn Write) -> R
     say(out, &format!("Scanning {} …", root.display()))?;
     let plan = RenamePlan::prepare(&root, &new)?;
     if plan.is_noop() {
-        say(out, &format!("Nothing to change: {} already carries these names.", root.display()))?;
+        say(
+            out,
+            &format!(
+                "Nothing to change: {} already carries these names.",
+                root.display()
+            ),
+        )?;
         return Ok(None);
     }
     write!(out, "{}", plan.summary()).map_err(Error::Output)?;
@@ -118,7 +139,14 @@ pub fn run(args: &RenameArgs, prompt: &mut dyn Prompt, out: &mut dyn Write) -> R
         say(out, "Dry run: nothing was changed.")?;
         return Ok(None);
     }
-    say(out, &format!("Applying {} file change(s) and {} rename(s) …", plan.edits().len(), plan.renames().len()))?;
+    say(
+        out,
+        &format!(
+            "Applying {} file change(s) and {} rename(s) …",
+            plan.edits().len(),
+            plan.renames().len()
+        ),
+    )?;
     let report = plan.apply()?;
     write!(out, "{report}").map_err(Error::Output)?;
     let unexpected = report.unexpected_leftovers().count();
@@ -135,8 +163,18 @@ pub fn run(args: &RenameArgs, prompt: &mut dyn Prompt, out: &mut dyn Write) -> R
             .status();
         match status {
             Ok(status) if status.success() => say(out, "cargo check passed")?,
-            Ok(status) => return Err(Error::CargoCheckFailed { root, status: status.to_string() }),
-            Err(e) => return Err(Error::CargoCheckFailed { root, status: e.to_string() }),
+            Ok(status) => {
+                return Err(Error::CargoCheckFailed {
+                    root,
+                    status: status.to_string(),
+                });
+            }
+            Err(e) => {
+                return Err(Error::CargoCheckFailed {
+                    root,
+                    status: e.to_string(),
+                });
+            }
         }
     }
     Ok(Some(report))

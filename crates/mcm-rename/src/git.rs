@@ -21,20 +21,30 @@ pub fn git_state(root: &Path) -> GitState {
     let output = Command::new("git")
         .arg("-C")
         .arg(root)
-        .args(["status", "--porcelain=v1", "--untracked-files=normal", "--", "."])
+        .args([
+            "status",
+            "--porcelain=v1",
+            "--untracked-files=normal",
+            "--",
+            ".",
+        ])
         .output();
     match output {
         Err(e) => GitState::NotARepository(format!("git could not be run: {e}")),
-        Ok(output) if !output.status.success() => GitState::NotARepository(
-            String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        ),
+        Ok(output) if !output.status.success() => {
+            GitState::NotARepository(String::from_utf8_lossy(&output.stderr).trim().to_owned())
+        }
         Ok(output) => {
             let lines: Vec<String> = String::from_utf8_lossy(&output.stdout)
                 .lines()
                 .filter(|l| !l.trim().is_empty())
                 .map(str::to_owned)
                 .collect();
-            if lines.is_empty() { GitState::Clean } else { GitState::Dirty(lines) }
+            if lines.is_empty() {
+                GitState::Clean
+            } else {
+                GitState::Dirty(lines)
+            }
         }
     }
 }

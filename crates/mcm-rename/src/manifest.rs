@@ -38,20 +38,25 @@ pub struct CurrentNames {
 /// Reads the current names from `<root>/Cargo.toml`.
 pub fn read_current_names(root: &Path) -> Result<CurrentNames> {
     let path = root.join(MANIFEST);
-    let text = std::fs::read_to_string(&path)
-        .map_err(|source| Error::ManifestUnreadable { path: path.clone(), source })?;
+    let text = std::fs::read_to_string(&path).map_err(|source| Error::ManifestUnreadable {
+        path: path.clone(),
+        source,
+    })?;
     parse_current_names(&path, &text)
 }
 
 /// Parses the current names out of a manifest's text (`path` is for messages).
 pub fn parse_current_names(path: &Path, text: &str) -> Result<CurrentNames> {
-    let doc: DocumentMut = text
-        .parse()
-        .map_err(|e: toml_edit::TomlError| Error::ManifestInvalid {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
-    let missing = |key| Error::MetadataMissing { path: path.to_owned(), key };
+    let doc: DocumentMut =
+        text.parse()
+            .map_err(|e: toml_edit::TomlError| Error::ManifestInvalid {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
+    let missing = |key| Error::MetadataMissing {
+        path: path.to_owned(),
+        key,
+    };
     let package = doc.get("package").ok_or_else(|| missing("package.name"))?;
     let package_name = package
         .get("name")
@@ -76,9 +81,16 @@ pub fn parse_current_names(path: &Path, text: &str) -> Result<CurrentNames> {
     let image_repository = match recorded {
         Some(image) if is_plain_name(image) => image.to_owned(),
         Some(_) => return Err(missing("package.metadata.mcm-provider.image_repository")),
-        None => default_image_repository(&project, &heck::ToKebabCase::to_kebab_case(provider.as_str())),
+        None => default_image_repository(
+            &project,
+            &heck::ToKebabCase::to_kebab_case(provider.as_str()),
+        ),
     };
-    let names = ProjectNames { project, provider, image_repository };
+    let names = ProjectNames {
+        project,
+        provider,
+        image_repository,
+    };
     let expected = names.crate_name();
     if package_name != expected {
         return Err(Error::PackageNameMismatch {
@@ -89,7 +101,10 @@ pub fn parse_current_names(path: &Path, text: &str) -> Result<CurrentNames> {
         });
     }
     debug_assert!(expected.starts_with(NAME_PREFIX));
-    Ok(CurrentNames { names, image_repository_recorded })
+    Ok(CurrentNames {
+        names,
+        image_repository_recorded,
+    })
 }
 
 /// Current names must at least be non-empty printable ASCII without spaces so they can be
@@ -106,11 +121,19 @@ pub fn record_new_names(
     new: &ProjectNames,
     write_image_repository: bool,
 ) -> Result<String> {
-    let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
-        Error::ManifestInvalid { path: path.to_owned(), message: e.to_string() }
-    })?;
-    let missing = |key| Error::MetadataMissing { path: path.to_owned(), key };
-    let package = doc.get_mut("package").ok_or_else(|| missing("package.name"))?;
+    let mut doc: DocumentMut =
+        text.parse()
+            .map_err(|e: toml_edit::TomlError| Error::ManifestInvalid {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
+    let missing = |key| Error::MetadataMissing {
+        path: path.to_owned(),
+        key,
+    };
+    let package = doc
+        .get_mut("package")
+        .ok_or_else(|| missing("package.name"))?;
     set_string(&mut package["name"], &new.crate_name());
     let metadata = package
         .get_mut("metadata")
@@ -168,11 +191,18 @@ image_repository = "ghcr.io/gardener/machine-controller-manager-provider-aws"
         let text = "[package]\nname = \"machine-controller-manager-provider-aws\"\n";
         let err = parse_current_names(Path::new("Cargo.toml"), text).unwrap_err();
         let message = err.to_string();
-        assert!(message.contains("package.metadata.mcm-provider"), "{message}");
+        assert!(
+            message.contains("package.metadata.mcm-provider"),
+            "{message}"
+        );
         assert!(message.contains("project = \"my-org\""), "{message}");
         let text = "[package]\nname = \"x\"\n[package.metadata.mcm-provider]\nproject = \"o\"\n";
         let err = parse_current_names(Path::new("Cargo.toml"), text).unwrap_err();
-        assert!(err.to_string().contains("package.metadata.mcm-provider.provider"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("package.metadata.mcm-provider.provider"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -205,7 +235,9 @@ image_repository = "ghcr.io/gardener/machine-controller-manager-provider-aws"
         };
         let out = record_new_names(Path::new("Cargo.toml"), MANIFEST_TEXT, &new, true).unwrap();
         assert!(out.contains("# A provider."));
-        assert!(out.contains("name = \"machine-controller-manager-provider-my-cloud\" # the crate"));
+        assert!(
+            out.contains("name = \"machine-controller-manager-provider-my-cloud\" # the crate")
+        );
         let current = parse_current_names(Path::new("Cargo.toml"), &out).unwrap();
         assert_eq!(current.names, new);
     }

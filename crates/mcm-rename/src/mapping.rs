@@ -46,7 +46,9 @@ pub struct Pattern {
 impl Pattern {
     /// Whether every candidate form has the same new text, so context does not matter.
     fn is_unambiguous(&self) -> bool {
-        self.candidates.windows(2).all(|pair| pair[0].1 == pair[1].1)
+        self.candidates
+            .windows(2)
+            .all(|pair| pair[0].1 == pair[1].1)
     }
 }
 
@@ -82,7 +84,9 @@ impl Mapping {
                 continue;
             }
             if *kind == FormKind::Literal
-                && old_forms.iter().any(|(k, t)| *k != FormKind::Literal && t == old_text)
+                && old_forms
+                    .iter()
+                    .any(|(k, t)| *k != FormKind::Literal && t == old_text)
             {
                 continue;
             }
@@ -94,7 +98,12 @@ impl Mapping {
                 }),
             }
         }
-        patterns.sort_by(|a, b| b.old.len().cmp(&a.old.len()).then_with(|| a.old.cmp(&b.old)));
+        patterns.sort_by(|a, b| {
+            b.old
+                .len()
+                .cmp(&a.old.len())
+                .then_with(|| a.old.cmp(&b.old))
+        });
         let matcher = Matcher::new(patterns.iter().map(|p| p.old.clone()).collect());
         Self { patterns, matcher }
     }
@@ -147,7 +156,9 @@ impl Mapping {
         preferences
             .iter()
             .find_map(|wanted| pattern.candidates.iter().find(|(kind, _)| kind == wanted))
-            .map_or((first.0, first.1.as_str()), |(kind, text)| (*kind, text.as_str()))
+            .map_or((first.0, first.1.as_str()), |(kind, text)| {
+                (*kind, text.as_str())
+            })
     }
 }
 
@@ -165,38 +176,88 @@ mod tests {
         }
     }
 
-    fn resolve(mapping: &Mapping, old: &str, prev: Option<char>, next: Option<char>, file: FileKind) -> String {
+    fn resolve(
+        mapping: &Mapping,
+        old: &str,
+        prev: Option<char>,
+        next: Option<char>,
+        file: FileKind,
+    ) -> String {
         let pattern = mapping.patterns.iter().find(|p| p.old == old).unwrap();
-        mapping.resolve(pattern, Context { prev, next, file }).1.to_owned()
+        mapping
+            .resolve(pattern, Context { prev, next, file })
+            .1
+            .to_owned()
     }
 
     #[test]
     fn one_word_old_name_is_resolved_by_context() {
         let mapping = Mapping::new(&names("org", "aws"), &names("org", "my-cloud"));
-        assert_eq!(resolve(&mapping, "aws", Some('_'), None, FileKind::Other), "my_cloud");
-        assert_eq!(resolve(&mapping, "aws", None, Some('-'), FileKind::Rust), "my-cloud");
-        assert_eq!(resolve(&mapping, "aws", Some(' '), Some('C'), FileKind::Go), "myCloud");
-        assert_eq!(resolve(&mapping, "aws", Some(' '), Some('\n'), FileKind::Go), "mycloud");
-        assert_eq!(resolve(&mapping, "aws", Some(' '), Some(';'), FileKind::Rust), "my_cloud");
-        assert_eq!(resolve(&mapping, "aws", Some(' '), None, FileKind::Other), "my-cloud");
-        assert_eq!(resolve(&mapping, "AWS", Some('_'), None, FileKind::Other), "MY_CLOUD");
-        assert_eq!(resolve(&mapping, "AWS", Some(' '), None, FileKind::Go), "MYCLOUD");
-        assert_eq!(resolve(&mapping, "Aws", None, None, FileKind::Other), "MyCloud");
+        assert_eq!(
+            resolve(&mapping, "aws", Some('_'), None, FileKind::Other),
+            "my_cloud"
+        );
+        assert_eq!(
+            resolve(&mapping, "aws", None, Some('-'), FileKind::Rust),
+            "my-cloud"
+        );
+        assert_eq!(
+            resolve(&mapping, "aws", Some(' '), Some('C'), FileKind::Go),
+            "myCloud"
+        );
+        assert_eq!(
+            resolve(&mapping, "aws", Some(' '), Some('\n'), FileKind::Go),
+            "mycloud"
+        );
+        assert_eq!(
+            resolve(&mapping, "aws", Some(' '), Some(';'), FileKind::Rust),
+            "my_cloud"
+        );
+        assert_eq!(
+            resolve(&mapping, "aws", Some(' '), None, FileKind::Other),
+            "my-cloud"
+        );
+        assert_eq!(
+            resolve(&mapping, "AWS", Some('_'), None, FileKind::Other),
+            "MY_CLOUD"
+        );
+        assert_eq!(
+            resolve(&mapping, "AWS", Some(' '), None, FileKind::Go),
+            "MYCLOUD"
+        );
+        assert_eq!(
+            resolve(&mapping, "Aws", None, None, FileKind::Other),
+            "MyCloud"
+        );
     }
 
     #[test]
     fn literal_equal_to_a_structural_form_is_deduplicated() {
         let mapping = Mapping::new(&names("org", "SampleProvider"), &names("org", "my-cloud"));
-        let upper = mapping.patterns.iter().find(|p| p.old == "SampleProvider").unwrap();
-        assert_eq!(upper.candidates, vec![(FormKind::UpperCamel, "MyCloud".to_owned())]);
+        let upper = mapping
+            .patterns
+            .iter()
+            .find(|p| p.old == "SampleProvider")
+            .unwrap();
+        assert_eq!(
+            upper.candidates,
+            vec![(FormKind::UpperCamel, "MyCloud".to_owned())]
+        );
         assert_eq!(mapping.ambiguous().count(), 0);
     }
 
     #[test]
     fn distinct_literal_is_its_own_form() {
         let mapping = Mapping::new(&names("org", "My_Cloud"), &names("org", "AWS"));
-        let literal = mapping.patterns.iter().find(|p| p.old == "My_Cloud").unwrap();
-        assert_eq!(literal.candidates, vec![(FormKind::Literal, "AWS".to_owned())]);
+        let literal = mapping
+            .patterns
+            .iter()
+            .find(|p| p.old == "My_Cloud")
+            .unwrap();
+        assert_eq!(
+            literal.candidates,
+            vec![(FormKind::Literal, "AWS".to_owned())]
+        );
     }
 
     #[test]

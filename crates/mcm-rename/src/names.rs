@@ -63,9 +63,9 @@ const RESERVED_PROVIDER_NAMES: &[&str] = &[
 const RUST_KEYWORDS: &[&str] = &[
     "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn", "for",
     "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return",
-    "self", "Self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use",
-    "where", "while", "async", "await", "dyn", "abstract", "become", "box", "do", "final",
-    "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen",
+    "self", "Self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use", "where",
+    "while", "async", "await", "dyn", "abstract", "become", "box", "do", "final", "macro",
+    "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen",
 ];
 
 /// The names a repository should carry after the rename, as the user gave them.
@@ -99,7 +99,11 @@ impl NewNames {
         }
         let derived_image = default_image_repository(&project, &provider.to_kebab_case());
         validate_image_repository(&derived_image, "--project/--provider (derived image)")?;
-        Ok(Self { project, provider, image_repository })
+        Ok(Self {
+            project,
+            provider,
+            image_repository,
+        })
     }
 
     /// The GitHub project (user or organisation).
@@ -152,7 +156,10 @@ impl ProjectNames {
             (FormKind::ImageRepository, self.image_repository.clone()),
             (FormKind::ModulePath, module_path),
             (FormKind::CrateKebab, format!("{NAME_PREFIX}{kebab}")),
-            (FormKind::CrateSnake, format!("{}{snake}", NAME_PREFIX.replace('-', "_"))),
+            (
+                FormKind::CrateSnake,
+                format!("{}{snake}", NAME_PREFIX.replace('-', "_")),
+            ),
             (FormKind::Kebab, kebab),
             (FormKind::Snake, snake),
             (FormKind::UpperCamel, self.provider.to_upper_camel_case()),
@@ -230,7 +237,12 @@ impl std::fmt::Display for FormKind {
 }
 
 fn invalid(field: &'static str, value: &str, rule: String, example: &'static str) -> Error {
-    Error::InvalidName { field, value: value.to_owned(), rule, example }
+    Error::InvalidName {
+        field,
+        value: value.to_owned(),
+        rule,
+        example,
+    }
 }
 
 /// A GitHub user or organisation: ASCII letters and digits, single inner hyphens, at most
@@ -239,7 +251,12 @@ pub fn validate_project(project: &str) -> Result<()> {
     const FIELD: &str = "--project (GitHub user or organisation)";
     const EXAMPLE: &str = "my-org";
     if project.is_empty() {
-        return Err(invalid(FIELD, project, "it must not be empty".into(), EXAMPLE));
+        return Err(invalid(
+            FIELD,
+            project,
+            "it must not be empty".into(),
+            EXAMPLE,
+        ));
     }
     if project.len() > GITHUB_OWNER_MAX {
         return Err(invalid(
@@ -249,7 +266,10 @@ pub fn validate_project(project: &str) -> Result<()> {
             EXAMPLE,
         ));
     }
-    if !project.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+    if !project
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
         return Err(invalid(
             FIELD,
             project,
@@ -273,7 +293,12 @@ pub fn validate_provider(provider: &str) -> Result<()> {
     const FIELD: &str = "--provider";
     const EXAMPLE: &str = "my-cloud";
     let Some(first) = provider.chars().next() else {
-        return Err(invalid(FIELD, provider, "it must not be empty".into(), EXAMPLE));
+        return Err(invalid(
+            FIELD,
+            provider,
+            "it must not be empty".into(),
+            EXAMPLE,
+        ));
     };
     if !first.is_ascii_alphabetic() {
         return Err(invalid(
@@ -285,7 +310,10 @@ pub fn validate_provider(provider: &str) -> Result<()> {
             EXAMPLE,
         ));
     }
-    if !provider.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if !provider
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         return Err(invalid(
             FIELD,
             provider,
@@ -329,7 +357,9 @@ pub fn validate_provider(provider: &str) -> Result<()> {
             return Err(invalid(
                 FIELD,
                 provider,
-                format!("its {form} form `{text}` is a Rust keyword and cannot name a module or type"),
+                format!(
+                    "its {form} form `{text}` is a Rust keyword and cannot name a module or type"
+                ),
                 EXAMPLE,
             ));
         }
@@ -355,7 +385,12 @@ pub fn validate_provider(provider: &str) -> Result<()> {
 pub fn validate_image_repository(image: &str, field: &'static str) -> Result<()> {
     const EXAMPLE: &str = "ghcr.io/my-org/machine-controller-manager-provider-my-cloud";
     if image.is_empty() || image.len() > 255 {
-        return Err(invalid(field, image, "it must have 1 to 255 characters".into(), EXAMPLE));
+        return Err(invalid(
+            field,
+            image,
+            "it must have 1 to 255 characters".into(),
+            EXAMPLE,
+        ));
     }
     for (index, component) in image.split('/').enumerate() {
         let component = if index == 0 {
@@ -371,8 +406,12 @@ pub fn validate_image_repository(image: &str, field: &'static str) -> Result<()>
         };
         let bytes = component.as_bytes();
         let well_formed = !bytes.is_empty()
-            && bytes.first().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-            && bytes.last().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            && bytes
+                .first()
+                .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            && bytes
+                .last()
+                .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
             && bytes.iter().all(|b| {
                 b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
             });
@@ -396,7 +435,9 @@ fn is_dns1123_label(text: &str) -> bool {
     let bytes = text.as_bytes();
     !bytes.is_empty()
         && bytes.len() <= DNS_LABEL_MAX
-        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
         && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
         && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
 }
@@ -437,7 +478,10 @@ mod tests {
         );
         assert_eq!(
             forms_of("my-cloud"),
-            ["my-cloud", "my_cloud", "MyCloud", "myCloud", "MY_CLOUD", "mycloud", "MYCLOUD", "my-cloud"]
+            [
+                "my-cloud", "my_cloud", "MyCloud", "myCloud", "MY_CLOUD", "mycloud", "MYCLOUD",
+                "my-cloud"
+            ]
         );
         assert_eq!(
             forms_of("SampleProvider"),
@@ -462,7 +506,12 @@ mod tests {
             image_repository: default_image_repository("My-Org", "hetzner"),
         };
         let forms = names.forms();
-        let get = |k: FormKind| forms.iter().find(|(kind, _)| *kind == k).map(|(_, t)| t.clone());
+        let get = |k: FormKind| {
+            forms
+                .iter()
+                .find(|(kind, _)| *kind == k)
+                .map(|(_, t)| t.clone())
+        };
         assert_eq!(
             get(FormKind::GoModule).as_deref(),
             Some("github.com/My-Org/machine-controller-manager-provider-hetzner")
@@ -499,7 +548,14 @@ mod tests {
 
     #[test]
     fn provider_rules() {
-        for ok in ["AWS", "Hetzner", "my-cloud", "SampleProvider", "ec2-cloud", "open_stack"] {
+        for ok in [
+            "AWS",
+            "Hetzner",
+            "my-cloud",
+            "SampleProvider",
+            "ec2-cloud",
+            "open_stack",
+        ] {
             assert!(validate_provider(ok).is_ok(), "{ok} should be valid");
         }
         assert!(rule_of(validate_provider("")).contains("empty"));
@@ -523,10 +579,23 @@ mod tests {
             "localhost:5000/a/b",
             "registry.example.com/team_x/img.v2",
         ] {
-            assert!(validate_image_repository(ok, "image").is_ok(), "{ok} should be valid");
+            assert!(
+                validate_image_repository(ok, "image").is_ok(),
+                "{ok} should be valid"
+            );
         }
-        for bad in ["", "Ghcr.io/x", "ghcr.io//x", "ghcr.io/x/", "ghcr.io/x:latest/y", "a/-b"] {
-            assert!(validate_image_repository(bad, "image").is_err(), "{bad} should be invalid");
+        for bad in [
+            "",
+            "Ghcr.io/x",
+            "ghcr.io//x",
+            "ghcr.io/x/",
+            "ghcr.io/x:latest/y",
+            "a/-b",
+        ] {
+            assert!(
+                validate_image_repository(bad, "image").is_err(),
+                "{bad} should be invalid"
+            );
         }
     }
 

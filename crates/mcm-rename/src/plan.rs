@@ -42,6 +42,18 @@ pub struct FileEdit {
     pub(crate) modified: Option<SystemTime>,
 }
 
+impl FileEdit {
+    /// The content the file holds now.
+    pub fn original_content(&self) -> &str {
+        &self.original
+    }
+
+    /// The content it will hold.
+    pub fn new_content(&self) -> &str {
+        &self.new
+    }
+}
+
 /// One file or directory whose own name changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathRename {
@@ -91,8 +103,10 @@ impl RenamePlan {
         if let Some(path) = walk::leftover_staging_dirs(root)?.into_iter().next() {
             return Err(Error::InterruptedRun { path });
         }
-        let CurrentNames { names: current, image_repository_recorded } =
-            manifest::read_current_names(root)?;
+        let CurrentNames {
+            names: current,
+            image_repository_recorded,
+        } = manifest::read_current_names(root)?;
         let new = new_project_names(&current, new)?;
         let mapping = Mapping::new(&current, &new);
         let mut plan = RenamePlan {
@@ -114,9 +128,16 @@ impl RenamePlan {
         }
         let new_only = Matcher::from_unsorted(new_spellings_not_in(&plan.new, &plan.mapping));
         let all_old = plan.mapping.matcher().clone();
+        let mut every_spelling = plan.mapping.old_spellings();
+        every_spelling.extend(plan.new.forms().into_iter().map(|(_, text)| text));
+        let any_name = Matcher::from_unsorted(every_spelling);
         let mut new_names: HashMap<PathBuf, String> = HashMap::new();
         walk::walk(root, |visit| {
-            let name = visit.rel.file_name().and_then(OsStr::to_str).map(str::to_owned);
+            let name = visit
+                .rel
+                .file_name()
+                .and_then(OsStr::to_str)
+                .map(str::to_owned);
             if visit.kind == VisitKind::Symlink {
                 plan.skipped.symlinks.push(visit.rel);
                 return Ok(());
@@ -142,8 +163,10 @@ impl RenamePlan {
             }
             plan.files_scanned += 1;
             plan.bytes_scanned += visit.metadata.len();
-            let bytes = std::fs::read(&visit.path)
-                .map_err(|source| Error::Read { path: visit.path.clone(), source })?;
+            let bytes = std::fs::read(&visit.path).map_err(|source| Error::Read {
+                path: visit.path.clone(),
+                source,
+            })?;
             let text = match walk::classify(bytes) {
                 Content::Text(text) => text,
                 Content::Binary(_) => {
@@ -155,15 +178,20 @@ impl RenamePlan {
                     return Ok(());
                 }
             };
+            let is_manifest = visit.rel == Path::new(MANIFEST);
+            if !is_manifest && !any_name.may_occur(&text) {
+                return Ok(());
+            }
             if new_only.may_occur(&text) {
                 let already = new_only.find_outside(&text, &all_old).len();
                 if already > 0 {
                     plan.preexisting.push((visit.rel.clone(), already));
                 }
             }
-            let kind = name.as_deref().map_or(FileKind::Other, FileKind::of_file_name);
+            let kind = name
+                .as_deref()
+                .map_or(FileKind::Other, FileKind::of_file_name);
             let rewritten = scan::rewrite(&plan.mapping, &text, kind);
-            let is_manifest = visit.rel == Path::new(MANIFEST);
             let (new_text, counts) = match rewritten {
                 Some((new_text, counts)) => (new_text, counts),
                 None if is_manifest => (text.clone(), FormCounts::new()),
@@ -205,7 +233,11 @@ impl RenamePlan {
     /// that exist or onto each other.
     fn finish_renames(&mut self) -> Result<()> {
         let mut targets = HashSet::new();
-        let finals: Vec<PathBuf> = self.renames.iter().map(|r| self.final_path(&r.from)).collect();
+        let finals: Vec<PathBuf> = self
+            .renames
+            .iter()
+            .map(|r| self.final_path(&r.from))
+            .collect();
         for (rename, final_path) in self.renames.iter_mut().zip(finals) {
             rename.final_path = final_path;
             let target = self.root.join(&rename.to);
@@ -331,7 +363,11 @@ impl RenamePlan {
             bytes_scanned: self.bytes_scanned,
             files_to_change: self.edits.iter().map(|e| e.rel.clone()).collect(),
             occurrences,
-            renames: self.renames.iter().map(|r| (r.from.clone(), r.final_path.clone())).collect(),
+            renames: self
+                .renames
+                .iter()
+                .map(|r| (r.from.clone(), r.final_path.clone()))
+                .collect(),
             skipped: self.skipped.clone(),
             already_present: self.preexisting.clone(),
             notes,
@@ -374,7 +410,10 @@ impl RenamePlan {
                 out,
                 "R {kind} {} → {}",
                 rename.from.display(),
-                rename.to.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+                rename
+                    .to
+                    .file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
             );
         }
         out
@@ -423,13 +462,20 @@ fn new_project_names(current: &ProjectNames, new: &NewNames) -> Result<ProjectNa
 /// remain after the rename).
 fn spellings_not_in(old: &[String], new: &ProjectNames) -> Vec<String> {
     let new_spellings: HashSet<String> = new.forms().into_iter().map(|(_, t)| t).collect();
-    old.iter().filter(|s| !new_spellings.contains(*s)).cloned().collect()
+    old.iter()
+        .filter(|s| !new_spellings.contains(*s))
+        .cloned()
+        .collect()
 }
 
 /// The new names' spellings that are not also old spellings.
 fn new_spellings_not_in(new: &ProjectNames, mapping: &Mapping) -> Vec<String> {
     let old: HashSet<String> = mapping.old_spellings().into_iter().collect();
-    new.forms().into_iter().map(|(_, t)| t).filter(|t| !old.contains(t)).collect()
+    new.forms()
+        .into_iter()
+        .map(|(_, t)| t)
+        .filter(|t| !old.contains(t))
+        .collect()
 }
 
 /// Old spellings that must be gone after renaming to `new`.
@@ -458,11 +504,16 @@ fn dir_kind(dir: &Path) -> FileKind {
 /// Refuses a path whose owner-write permission bit is clear. The bit is checked rather than
 /// `access(2)` so that running as root does not silently overwrite protected files.
 pub(crate) fn ensure_writable(path: &Path) -> Result<()> {
-    let metadata = std::fs::symlink_metadata(path)
-        .map_err(|source| Error::Read { path: path.to_owned(), source })?;
+    let metadata = std::fs::symlink_metadata(path).map_err(|source| Error::Read {
+        path: path.to_owned(),
+        source,
+    })?;
     let mode = metadata.permissions().mode();
     if mode & 0o200 == 0 {
-        return Err(Error::ReadOnly { path: path.to_owned(), mode: mode & 0o7777 });
+        return Err(Error::ReadOnly {
+            path: path.to_owned(),
+            mode: mode & 0o7777,
+        });
     }
     Ok(())
 }
@@ -505,8 +556,16 @@ pub struct Summary {
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "Rename in {}", self.root.display())?;
-        writeln!(f, "  project:          {} → {}", self.current.project, self.new.project)?;
-        writeln!(f, "  provider:         {} → {}", self.current.provider, self.new.provider)?;
+        writeln!(
+            f,
+            "  project:          {} → {}",
+            self.current.project, self.new.project
+        )?;
+        writeln!(
+            f,
+            "  provider:         {} → {}",
+            self.current.provider, self.new.provider
+        )?;
         writeln!(
             f,
             "  image repository: {} → {}",
@@ -547,7 +606,11 @@ impl fmt::Display for Summary {
 }
 
 pub(crate) fn join_paths(paths: &[PathBuf], max: usize) -> String {
-    let mut shown: Vec<String> = paths.iter().take(max).map(|p| p.display().to_string()).collect();
+    let mut shown: Vec<String> = paths
+        .iter()
+        .take(max)
+        .map(|p| p.display().to_string())
+        .collect();
     if paths.len() > max {
         shown.push(format!("… and {} more", paths.len() - max));
     }

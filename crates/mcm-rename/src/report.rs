@@ -66,7 +66,11 @@ impl Report {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_noop() {
-            return writeln!(f, "Nothing to change: {} already carries these names.", self.root.display());
+            return writeln!(
+                f,
+                "Nothing to change: {} already carries these names.",
+                self.root.display()
+            );
         }
         writeln!(
             f,
@@ -90,7 +94,11 @@ impl fmt::Display for Report {
             writeln!(f, "  renamed {} → {}", from.display(), to.display())?;
         }
         if !self.skipped.symlinks.is_empty() {
-            writeln!(f, "  symbolic links left alone: {}", join_paths(&self.skipped.symlinks, 10))?;
+            writeln!(
+                f,
+                "  symbolic links left alone: {}",
+                join_paths(&self.skipped.symlinks, 10)
+            )?;
         }
         if self.leftovers.is_empty() {
             writeln!(f, "  verified: no old name remains")?;

@@ -8,6 +8,8 @@
 
 use std::collections::BTreeMap;
 
+use aho_corasick::AhoCorasick;
+
 use crate::mapping::{Context, FileKind, Mapping};
 use crate::names::FormKind;
 
@@ -29,12 +31,15 @@ pub struct Matcher {
     patterns: Vec<String>,
     /// For each pattern, the index of the longest shorter pattern it contains.
     anchors: Vec<Option<usize>>,
+    /// One-pass test for "any pattern occurs at all": most files mention no name, and
+    /// for them this is the only scan.
+    prefilter: Option<AhoCorasick>,
 }
 
 impl Matcher {
     /// Builds a matcher; `patterns` must be sorted longest first and free of empty strings.
     pub fn new(patterns: Vec<String>) -> Self {
-        let anchors = (0..patterns.len())
+        let anchors: Vec<Option<usize>> = (0..patterns.len())
             .map(|index| {
                 (index + 1..patterns.len())
                     .filter(|&shorter| {
@@ -44,7 +49,19 @@ impl Matcher {
                     .max_by_key(|&shorter| patterns[shorter].len())
             })
             .collect();
-        Self { patterns, anchors }
+        let roots = patterns
+            .iter()
+            .zip(&anchors)
+            .filter(|(_, a)| a.is_none())
+            .map(|(p, _)| p);
+        // Building can only fail for automata far larger than a few names; the plain
+        // substring test below then does the same job more slowly.
+        let prefilter = AhoCorasick::builder().build(roots).ok();
+        Self {
+            patterns,
+            anchors,
+            prefilter,
+        }
     }
 
     /// Builds a matcher from any spellings (sorted and de-duplicated here).
@@ -68,6 +85,9 @@ impl Matcher {
     /// Whether any pattern occurs anywhere as a plain substring (boundaries ignored): a
     /// cheap test before the real search.
     pub fn may_occur(&self, text: &str) -> bool {
+        if let Some(prefilter) = &self.prefilter {
+            return prefilter.is_match(text);
+        }
         self.patterns
             .iter()
             .zip(&self.anchors)
@@ -234,7 +254,11 @@ mod tests {
     }
 
     fn spans<'t>(matcher: &Matcher, text: &'t str) -> Vec<&'t str> {
-        matcher.find(text).iter().map(|o| &text[o.start..o.end]).collect()
+        matcher
+            .find(text)
+            .iter()
+            .map(|o| &text[o.start..o.end])
+            .collect()
     }
 
     #[test]

@@ -65,13 +65,24 @@ impl fmt::Display for Leftover {
 }
 
 /// Lists the old names (`old`'s spellings that `new` does not also use) still in the tree.
-pub fn find_leftovers(root: &Path, old: &ProjectNames, new: &ProjectNames) -> Result<Vec<Leftover>> {
+pub fn find_leftovers(
+    root: &Path,
+    old: &ProjectNames,
+    new: &ProjectNames,
+) -> Result<Vec<Leftover>> {
     let mapping = Mapping::new(old, new);
     let (old_only, new_all) = verification_matchers(&mapping, new);
-    scan_tree(root, &old_only, &new_all)
+    scan_tree(root, &old_only, &new_all, |_| true)
 }
 
-pub(crate) fn scan_tree(root: &Path, old_only: &Matcher, new_all: &Matcher) -> Result<Vec<Leftover>> {
+/// Walks the tree and checks every name, and the content of the files `read` selects (by
+/// path relative to the root).
+pub(crate) fn scan_tree(
+    root: &Path,
+    old_only: &Matcher,
+    new_all: &Matcher,
+    read: impl Fn(&Path) -> bool,
+) -> Result<Vec<Leftover>> {
     let mut found = Vec::new();
     if old_only.is_empty() {
         return Ok(found);
@@ -87,19 +98,37 @@ pub(crate) fn scan_tree(root: &Path, old_only: &Matcher, new_all: &Matcher) -> R
         }
     };
     walk::walk(root, |visit| {
-        let name = visit.rel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = visit
+            .rel
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         match visit.kind {
             VisitKind::Symlink => {
                 record(&visit.rel, &name, LeftoverKind::Symlink, false);
-                let target = std::fs::read_link(&visit.path)
-                    .map_err(|source| Error::Read { path: visit.path.clone(), source })?;
-                record(&visit.rel, &target.to_string_lossy(), LeftoverKind::Symlink, false);
+                let target = std::fs::read_link(&visit.path).map_err(|source| Error::Read {
+                    path: visit.path.clone(),
+                    source,
+                })?;
+                record(
+                    &visit.rel,
+                    &target.to_string_lossy(),
+                    LeftoverKind::Symlink,
+                    false,
+                );
             }
-            VisitKind::Dir | VisitKind::Special => record(&visit.rel, &name, LeftoverKind::Name, false),
+            VisitKind::Dir | VisitKind::Special => {
+                record(&visit.rel, &name, LeftoverKind::Name, false)
+            }
             VisitKind::File => {
                 record(&visit.rel, &name, LeftoverKind::Name, false);
-                let bytes = std::fs::read(&visit.path)
-                    .map_err(|source| Error::Read { path: visit.path.clone(), source })?;
+                if !read(&visit.rel) {
+                    return Ok(());
+                }
+                let bytes = std::fs::read(&visit.path).map_err(|source| Error::Read {
+                    path: visit.path.clone(),
+                    source,
+                })?;
                 match walk::classify(bytes) {
                     Content::Text(text) => {
                         if old_only.may_occur(&text) {
@@ -107,10 +136,20 @@ pub(crate) fn scan_tree(root: &Path, old_only: &Matcher, new_all: &Matcher) -> R
                         }
                     }
                     Content::Binary(bytes) => {
-                        record(&visit.rel, &String::from_utf8_lossy(&bytes), LeftoverKind::Binary, false);
+                        record(
+                            &visit.rel,
+                            &String::from_utf8_lossy(&bytes),
+                            LeftoverKind::Binary,
+                            false,
+                        );
                     }
                     Content::NonUtf8(bytes) => {
-                        record(&visit.rel, &String::from_utf8_lossy(&bytes), LeftoverKind::NonUtf8, true);
+                        record(
+                            &visit.rel,
+                            &String::from_utf8_lossy(&bytes),
+                            LeftoverKind::NonUtf8,
+                            true,
+                        );
                     }
                 }
             }

@@ -82,17 +82,26 @@ pub fn walk(root: &Path, mut visit: impl FnMut(Visit) -> Result<()>) -> Result<(
         .filter_entry(move |entry| !is_excluded(&root_owned, entry.path(), entry.depth()))
         .build();
     for result in walker {
-        let entry = result.map_err(|e| Error::Walk { root: root.to_owned(), message: e.to_string() })?;
+        let entry = result.map_err(|e| Error::Walk {
+            root: root.to_owned(),
+            message: e.to_string(),
+        })?;
         if entry.depth() == 0 {
             continue;
         }
         let path = entry.path().to_path_buf();
         let rel = path
             .strip_prefix(root)
-            .map_err(|e| Error::Walk { root: root.to_owned(), message: e.to_string() })?
+            .map_err(|e| Error::Walk {
+                root: root.to_owned(),
+                message: e.to_string(),
+            })?
             .to_path_buf();
-        let metadata = std::fs::symlink_metadata(&path)
-            .map_err(|source| Error::Read { path: path.clone(), source })?;
+        // Not following links, this is the entry's own `lstat`.
+        let metadata = entry.metadata().map_err(|e| Error::Walk {
+            root: root.to_owned(),
+            message: format!("{}: {e}", path.display()),
+        })?;
         let file_type = metadata.file_type();
         let kind = if file_type.is_symlink() {
             VisitKind::Symlink
@@ -103,7 +112,12 @@ pub fn walk(root: &Path, mut visit: impl FnMut(Visit) -> Result<()>) -> Result<(
         } else {
             VisitKind::Special
         };
-        visit(Visit { rel, path, kind, metadata })?;
+        visit(Visit {
+            rel,
+            path,
+            kind,
+            metadata,
+        })?;
     }
     Ok(())
 }
@@ -129,12 +143,21 @@ fn is_excluded(root: &Path, path: &Path, depth: usize) -> bool {
 
 /// Staging directories left in `root` by an interrupted run.
 pub fn leftover_staging_dirs(root: &Path) -> Result<Vec<PathBuf>> {
-    let entries =
-        std::fs::read_dir(root).map_err(|source| Error::Read { path: root.to_owned(), source })?;
+    let entries = std::fs::read_dir(root).map_err(|source| Error::Read {
+        path: root.to_owned(),
+        source,
+    })?;
     let mut found = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|source| Error::Read { path: root.to_owned(), source })?;
-        if entry.file_name().to_str().is_some_and(|n| n.starts_with(STAGING_PREFIX)) {
+        let entry = entry.map_err(|source| Error::Read {
+            path: root.to_owned(),
+            source,
+        })?;
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(STAGING_PREFIX))
+        {
             found.push(entry.path());
         }
     }
@@ -148,7 +171,10 @@ mod tests {
     #[test]
     fn classify_tells_text_binary_and_non_utf8_apart() {
         assert!(matches!(classify(b"hello".to_vec()), Content::Text(t) if t == "hello"));
-        assert!(matches!(classify(b"\x89PNG\0\0".to_vec()), Content::Binary(_)));
+        assert!(matches!(
+            classify(b"\x89PNG\0\0".to_vec()),
+            Content::Binary(_)
+        ));
         assert!(matches!(classify(b"caf\xe9".to_vec()), Content::NonUtf8(_)));
         assert!(matches!(classify(Vec::new()), Content::Text(t) if t.is_empty()));
     }

@@ -62,7 +62,12 @@ impl<F: FnMut() -> io::Result<()>> ApplyHook for At<F> {
 }
 
 fn at<F: FnMut() -> io::Result<()>>(phase: Phase, index: usize, action: F) -> At<F> {
-    At { phase, index, action, fired: false }
+    At {
+        phase,
+        index,
+        action,
+        fired: false,
+    }
 }
 
 #[test]
@@ -70,7 +75,10 @@ fn an_io_error_at_any_step_is_rolled_back_completely() {
     let probe = input_tree();
     let plan = RenamePlan::prepare(probe.path(), &new_names()).unwrap();
     let (edits, renames) = (plan.edits().len(), plan.renames().len());
-    assert!(edits >= 8 && renames >= 4, "the fixture must exercise every phase: {edits} {renames}");
+    assert!(
+        edits >= 8 && renames >= 4,
+        "the fixture must exercise every phase: {edits} {renames}"
+    );
 
     let kinds = [io::ErrorKind::PermissionDenied, io::ErrorKind::StorageFull];
     let steps = (0..edits)
@@ -90,7 +98,11 @@ fn an_io_error_at_any_step_is_rolled_back_completely() {
             other => panic!("{phase:?} #{index}: expected RolledBack, got {other:?}"),
         }
         assert!(err.to_string().contains("the tree is as before"), "{err}");
-        assert_same(&before(dir.path()), &original, &format!("after a failure at {phase:?} #{index}"));
+        assert_same(
+            &before(dir.path()),
+            &original,
+            &format!("after a failure at {phase:?} #{index}"),
+        );
     }
 }
 
@@ -101,9 +113,16 @@ fn a_read_only_file_is_refused_before_anything_changes() {
     fs::set_permissions(&readme, fs::Permissions::from_mode(0o444)).unwrap();
     let original = before(dir.path());
     let err = RenamePlan::prepare(dir.path(), &new_names()).unwrap_err();
-    assert!(matches!(&err, Error::ReadOnly { path, mode: 0o444 } if *path == readme), "{err:?}");
+    assert!(
+        matches!(&err, Error::ReadOnly { path, mode: 0o444 } if *path == readme),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("chmod u+w"), "{err}");
-    assert_same(&before(dir.path()), &original, "after refusing a read-only file");
+    assert_same(
+        &before(dir.path()),
+        &original,
+        "after refusing a read-only file",
+    );
 }
 
 #[test]
@@ -117,13 +136,20 @@ fn a_file_made_read_only_mid_way_rolls_back() {
         fs::set_permissions(&target, fs::Permissions::from_mode(0o444))
     });
     let err = plan.apply_with_hook(&mut hook).unwrap_err();
-    assert!(matches!(&err, Error::ReadOnly { path, .. } if *path == victim), "{err:?}");
+    assert!(
+        matches!(&err, Error::ReadOnly { path, .. } if *path == victim),
+        "{err:?}"
+    );
     let mut expected = original;
     let rel = victim.strip_prefix(dir.path()).unwrap().to_path_buf();
     if let Some(Node::File { mode, .. }) = expected.get_mut(&rel) {
         *mode = 0o444;
     }
-    assert_same(&before(dir.path()), &expected, "after a file became read-only mid-way");
+    assert_same(
+        &before(dir.path()),
+        &expected,
+        "after a file became read-only mid-way",
+    );
 }
 
 #[test]
@@ -135,10 +161,17 @@ fn a_file_removed_during_the_run_rolls_back_and_stays_removed() {
     let victim = dir.path().join(&rel);
     let mut hook = at(Phase::Replace, 2, move || fs::remove_file(&victim));
     let err = plan.apply_with_hook(&mut hook).unwrap_err();
-    assert!(matches!(&err, Error::ChangedUnderneath { what, .. } if what.contains("removed")), "{err:?}");
+    assert!(
+        matches!(&err, Error::ChangedUnderneath { what, .. } if what.contains("removed")),
+        "{err:?}"
+    );
     let mut expected = original;
     expected.remove(&rel);
-    assert_same(&before(dir.path()), &expected, "after a file was removed mid-way");
+    assert_same(
+        &before(dir.path()),
+        &expected,
+        "after a file was removed mid-way",
+    );
 }
 
 #[test]
@@ -158,7 +191,10 @@ fn a_file_rewritten_during_the_run_keeps_the_other_writers_content() {
     let mut hook = at(Phase::Replace, 6, move || {
         let mtime = fs::metadata(&victim)?.modified()?;
         fs::write(&victim, &written)?;
-        fs::File::options().write(true).open(&victim)?.set_modified(mtime)
+        fs::File::options()
+            .write(true)
+            .open(&victim)?
+            .set_modified(mtime)
     });
     let err = plan.apply_with_hook(&mut hook).unwrap_err();
     assert!(
@@ -169,7 +205,11 @@ fn a_file_rewritten_during_the_run_keeps_the_other_writers_content() {
     if let Some(Node::File { bytes, .. }) = expected.get_mut(&rel) {
         *bytes = foreign;
     }
-    assert_same(&before(dir.path()), &expected, "after a same-size rewrite mid-way");
+    assert_same(
+        &before(dir.path()),
+        &expected,
+        "after a same-size rewrite mid-way",
+    );
 }
 
 #[test]
@@ -180,8 +220,15 @@ fn a_file_changed_between_planning_and_applying_is_noticed_before_any_change() {
     fs::write(&victim, "someone else's edit\n").unwrap();
     let edited = before(dir.path());
     let err = plan.apply().unwrap_err();
-    assert!(matches!(&err, Error::ChangedUnderneath { path, .. } if *path == victim), "{err:?}");
-    assert_same(&before(dir.path()), &edited, "after refusing a changed file");
+    assert!(
+        matches!(&err, Error::ChangedUnderneath { path, .. } if *path == victim),
+        "{err:?}"
+    );
+    assert_same(
+        &before(dir.path()),
+        &edited,
+        "after refusing a changed file",
+    );
 }
 
 #[test]
@@ -191,7 +238,9 @@ fn a_path_appearing_in_the_way_of_a_rename_rolls_back() {
     let plan = RenamePlan::prepare(dir.path(), &new_names()).unwrap();
     let in_the_way: PathBuf = plan.renames()[1].to.clone();
     let created = dir.path().join(&in_the_way);
-    let mut hook = at(Phase::Rename, 1, move || fs::write(&created, "in the way\n"));
+    let mut hook = at(Phase::Rename, 1, move || {
+        fs::write(&created, "in the way\n")
+    });
     let err = plan.apply_with_hook(&mut hook).unwrap_err();
     assert!(matches!(err, Error::RenameTargetExists { .. }), "{err:?}");
     let mut expected = original;
@@ -204,7 +253,11 @@ fn a_path_appearing_in_the_way_of_a_rename_rolls_back() {
             modified: created_meta.modified().ok(),
         },
     );
-    assert_same(&before(dir.path()), &expected, "after a rename target appeared");
+    assert_same(
+        &before(dir.path()),
+        &expected,
+        "after a rename target appeared",
+    );
 }
 
 #[test]
@@ -225,14 +278,20 @@ fn a_staging_directory_left_by_an_interrupted_run_is_refused() {
     fs::create_dir(&staging).unwrap();
     let original = before(dir.path());
     let err = RenamePlan::prepare(dir.path(), &new_names()).unwrap_err();
-    assert!(matches!(&err, Error::InterruptedRun { path } if *path == staging), "{err:?}");
+    assert!(
+        matches!(&err, Error::InterruptedRun { path } if *path == staging),
+        "{err:?}"
+    );
     assert_same(&before(dir.path()), &original, "after refusing to run");
 }
 
 #[test]
 fn a_successful_apply_leaves_no_staging_directory() {
     let dir = input_tree();
-    RenamePlan::prepare(dir.path(), &new_names()).unwrap().apply().unwrap();
+    RenamePlan::prepare(dir.path(), &new_names())
+        .unwrap()
+        .apply()
+        .unwrap();
     let leftovers: Vec<_> = fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -39,14 +39,34 @@ fn provider_name() -> impl Strategy<Value = String> {
 }
 
 fn project_name() -> impl Strategy<Value = String> {
-    "[a-zA-Z][a-z0-9]{1,8}(-[a-z0-9]{2,6})?".prop_filter("valid project", |p| validate_project(p).is_ok())
+    "[a-zA-Z][a-z0-9]{1,8}(-[a-z0-9]{2,6})?"
+        .prop_filter("valid project", |p| validate_project(p).is_ok())
 }
 
 /// Lines of filler text, including near misses that must never be renamed.
 fn filler(seed: &[u8], provider: &str) -> String {
     const WORDS: &[&str] = &[
-        "machine", "laws", "draw", "node", "the", "cloud", "zone", "region", "disk", "retry",
-        "12", "{", "}", ";", "--", "__", "/", ".", "\"quoted\"", "λ", "✓",
+        "machine",
+        "laws",
+        "draw",
+        "node",
+        "the",
+        "cloud",
+        "zone",
+        "region",
+        "disk",
+        "retry",
+        "12",
+        "{",
+        "}",
+        ";",
+        "--",
+        "__",
+        "/",
+        ".",
+        "\"quoted\"",
+        "λ",
+        "✓",
     ];
     let flat = provider.to_kebab_case().replace('-', "");
     let near_misses = [
@@ -102,7 +122,10 @@ fn write_tree(root: &Path, project: &str, provider: &str, seed: &[u8]) {
                  // crate machine_controller_manager_provider_{snake}\n{fill}"
             ),
         ),
-        (format!("src/{snake}/{snake}_driver.rs"), format!("pub struct {upper}Driver;\n{fill}")),
+        (
+            format!("src/{snake}/{snake}_driver.rs"),
+            format!("pub struct {upper}Driver;\n{fill}"),
+        ),
         (
             format!("go/pkg/{flat}/{flat}.go"),
             format!(
@@ -112,9 +135,14 @@ fn write_tree(root: &Path, project: &str, provider: &str, seed: &[u8]) {
         ),
         (
             format!("deploy/{kebab}.yaml"),
-            format!("name: {krate}\nlabels: {{app: {kebab}}}\nimage: {image}:latest\nenv: {shouty}_TOKEN\n"),
+            format!(
+                "name: {krate}\nlabels: {{app: {kebab}}}\nimage: {image}:latest\nenv: {shouty}_TOKEN\n"
+            ),
         ),
-        (format!("scripts/run-{kebab}.sh"), format!("#!/bin/sh\nexec {krate} \"$@\"\n")),
+        (
+            format!("scripts/run-{kebab}.sh"),
+            format!("#!/bin/sh\nexec {krate} \"$@\"\n"),
+        ),
         ("notes/filler.txt".into(), fill.clone()),
     ];
     for (rel, content) in files {

@@ -13,9 +13,17 @@ use std::time::SystemTime;
 /// One entry of a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Node {
-    Dir { mode: u32 },
-    File { mode: u32, bytes: Vec<u8>, modified: Option<SystemTime> },
-    Symlink { target: PathBuf },
+    Dir {
+        mode: u32,
+    },
+    File {
+        mode: u32,
+        bytes: Vec<u8>,
+        modified: Option<SystemTime>,
+    },
+    Symlink {
+        target: PathBuf,
+    },
 }
 
 pub type Snapshot = BTreeMap<PathBuf, Node>;
@@ -65,13 +73,29 @@ fn collect(root: &Path, dir: &Path, skip: &[&str], with_mtime: bool, out: &mut S
         let metadata = fs::symlink_metadata(&path).unwrap();
         let mode = metadata.permissions().mode() & 0o7777;
         if metadata.file_type().is_symlink() {
-            out.insert(rel, Node::Symlink { target: fs::read_link(&path).unwrap() });
+            out.insert(
+                rel,
+                Node::Symlink {
+                    target: fs::read_link(&path).unwrap(),
+                },
+            );
         } else if metadata.is_dir() {
             out.insert(rel, Node::Dir { mode });
             collect(root, &path, skip, with_mtime, out);
         } else {
-            let modified = if with_mtime { metadata.modified().ok() } else { None };
-            out.insert(rel, Node::File { mode, bytes: fs::read(&path).unwrap(), modified });
+            let modified = if with_mtime {
+                metadata.modified().ok()
+            } else {
+                None
+            };
+            out.insert(
+                rel,
+                Node::File {
+                    mode,
+                    bytes: fs::read(&path).unwrap(),
+                    modified,
+                },
+            );
         }
     }
 }
@@ -91,14 +115,26 @@ pub fn assert_same(actual: &Snapshot, expected: &Snapshot, what: &str) {
             problems.push(format!("unexpected: {}", path.display()));
         }
     }
-    assert!(problems.is_empty(), "{what}: trees differ:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{what}: trees differ:\n{}",
+        problems.join("\n")
+    );
 }
 
 fn describe(path: &Path, actual: &Node, expected: &Node) -> String {
     match (actual, expected) {
         (
-            Node::File { mode: am, bytes: ab, modified: at },
-            Node::File { mode: em, bytes: eb, modified: et },
+            Node::File {
+                mode: am,
+                bytes: ab,
+                modified: at,
+            },
+            Node::File {
+                mode: em,
+                bytes: eb,
+                modified: et,
+            },
         ) => {
             let mut parts = Vec::new();
             if am != em {
@@ -126,11 +162,20 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         .arg("-C")
         .arg(dir)
         .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
-        .args(["-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"])
+        .args([
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "init.defaultBranch=main",
+        ])
         .args(args)
         .output()
         .unwrap();
-    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
