@@ -22,7 +22,8 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
 /// debug and release builds differ by an order of magnitude.
 pub fn build_profile() -> &'static str {
     if cfg!(debug_assertions) {
-        "dev (unoptimised; `cargo run --release -p xtask -- bench …` for release figures)"
+        "dev (debug assertions on; mcm-rename, aho-corasick and memchr are optimised by the \
+         profile overrides in Cargo.toml; `cargo run --release -p xtask -- bench …` for release)"
     } else {
         "release"
     }
