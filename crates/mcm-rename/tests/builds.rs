@@ -1,6 +1,6 @@
 //! A renamed crate still builds and passes its tests: a minimal provider-shaped crate
 //! (library, binary, integration test naming the crate by its snake-case name) is renamed
-//! with `--check` (which runs `cargo check`), then its tests are run. This stands in for the
+//! with `--check` (which runs `cargo check`), then checked and tested again. This stands in for the
 //! generated-provider test, which the template smoke test adds with the real template.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -69,8 +69,8 @@ fn a_renamed_crate_builds_and_its_tests_pass() {
          assert!(SAMPLE_PROVIDER_IMAGE.ends_with(\"/machine-controller-manager-provider-sample-provider\"));\n}\n",
     );
 
-    // `check: true` would run cargo with this test's CARGO_TARGET_DIR, which the outer
-    // `cargo test` holds locked; the checks below run cargo with a target dir of their own.
+    // `check: true` runs `cargo check` in the renamed crate (what `--check` does); the
+    // commands below then build and test it in a target directory of its own.
     let args = RenameArgs {
         project: "acme".into(),
         provider: "my-cloud".into(),
@@ -78,10 +78,12 @@ fn a_renamed_crate_builds_and_its_tests_pass() {
         image_repository: None,
         dry_run: false,
         yes: false,
-        check: false,
+        check: true,
     };
     let mut out = Vec::new();
     run(&args, &mut NoTerminal, &mut out).unwrap().unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("cargo check passed"), "{out}");
     assert!(root.join("src/my_cloud.rs").is_file());
     assert!(root.join("tests/my_cloud_driver.rs").is_file());
 
