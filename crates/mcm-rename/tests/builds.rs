@@ -1,7 +1,8 @@
 //! A renamed crate still builds and passes its tests: a minimal provider-shaped crate
 //! (library, binary, integration test naming the crate by its snake-case name) is renamed
-//! with `--check` (which runs `cargo check`), then checked and tested again. This stands in for the
-//! generated-provider test, which the template smoke test adds with the real template.
+//! with `--check` (which runs `cargo check`), then checked and tested again. This stands in
+//! for the generated-provider test, which the template smoke test adds with the real
+//! template.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fs;
