@@ -190,8 +190,9 @@ impl RenamePlan {
             });
         }
         drop(journal);
-        staging.close().map_err(|source| Error::Read {
-            path: self.root.clone(),
+        let staging_path = staging.path().to_owned();
+        staging.close().map_err(|source| Error::StagingCleanup {
+            path: staging_path,
             source,
         })?;
         // Every name is checked again; contents only where the rename wrote them or could

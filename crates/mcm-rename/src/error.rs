@@ -163,6 +163,18 @@ pub enum Error {
         staging: PathBuf,
     },
 
+    /// The rename was applied but its staging directory could not be removed.
+    #[error(
+        "the rename was applied, but its staging directory {path} could not be removed \
+         ({source}); it holds only the replaced originals: delete it by hand"
+    )]
+    StagingCleanup {
+        /// The staging directory.
+        path: PathBuf,
+        /// Why removing it failed.
+        source: std::io::Error,
+    },
+
     /// The working tree has uncommitted changes and the user did not agree to go on.
     #[error(
         "{root} has uncommitted changes ({changes}); commit or stash them first so the \
