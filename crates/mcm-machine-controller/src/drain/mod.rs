@@ -225,3 +225,10 @@ async fn drain_in_parallel(run: &Run<'_>, pods: &[Pod]) -> Vec<PodError> {
         .filter_map(Result::err)
         .collect()
 }
+
+/// The runtime awaits drains inside `Effects::drain_node`, whose future must be `Send`.
+#[allow(dead_code)]
+fn drain_future_is_send<D: mcm_api::Driver>(drainer: &Drainer<'_, D>, policy: &DrainPolicy) {
+    fn send<T: Send>(_: &T) {}
+    send(&drainer.drain("node", policy));
+}
