@@ -41,8 +41,15 @@ use report::Tally;
 
 /// Drains Nodes of one target cluster, asking one driver for volume IDs.
 pub struct Drainer<'a, D: mcm_api::Driver> {
-    /// Client of the target cluster (where Nodes and pods live). It must hand HTTP 429
-    /// answers back rather than retrying them itself: they are how a PDB says no.
+    /// Client of the target cluster (where Nodes and pods live).
+    ///
+    /// Build it from a `kube::Config` with `default_retry = false`. kube's default
+    /// retry layer re-sends requests answered 429 up to 15 times with growing
+    /// back-off (minutes in total); an eviction refused by a PodDisruptionBudget is a
+    /// 429, so with that layer the drain never sees the refusal, its 20 s retry rhythm
+    /// and max-evict-retries are void, and a PDB-protected pod ends in the drain
+    /// timeout instead of being deleted after the retries (measured: the PDB test
+    /// hit its 60 s timeout with the default client, passes in ~2 s without).
     pub client: kube::Client,
     /// The provider's driver, asked `GetVolumeIDs` in the normal (non-force) path.
     pub driver: &'a D,
