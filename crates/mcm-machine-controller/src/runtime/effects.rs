@@ -28,6 +28,7 @@ use crate::decide::user_data::{
     bootstrap_token_id, bootstrap_token_secret_data, bootstrap_token_secret_name,
     generate_token_secret,
 };
+use crate::drain::Drainer;
 use crate::flow::{Effects, Observation};
 use crate::retry::Retry;
 
@@ -308,10 +309,19 @@ impl<D: Driver> Effects for PassEffects<'_, D> {
     }
 
     async fn drain_node(&mut self, name: &str, policy: &DrainPolicy) -> Result<(), String> {
-        // TEMPORARY until src/drain lands (being written in parallel): refuse, so the
-        // deletion flow records a drain failure instead of pretending to drain.
-        let _ = (name, policy);
-        Err("node drain is not available in this build".to_owned())
+        let drainer = Drainer {
+            client: self.target()?,
+            driver: self.shared.driver.as_ref(),
+            pv_detach_timeout: self.shared.config.pv_detach_timeout,
+            pv_reattach_timeout: self.shared.config.pv_reattach_timeout,
+        };
+        match drainer.drain(name, policy).await {
+            Ok(report) => {
+                tracing::info!(node = name, ?report, "drain finished");
+                Ok(())
+            }
+            Err(error) => Err(error.to_string()),
+        }
     }
 
     async fn live_volume_attachments(&mut self, node: &str) -> Result<Vec<String>, String> {

@@ -157,10 +157,10 @@ pub fn on_node<D: Driver>(shared: &Arc<Shared<D>>, change: Change<Node>) {
             }
             let name = node.metadata.name.clone().unwrap_or_default();
             let machines = shared.machines_of_node(&name);
-            if let [machine] = machines.as_slice() {
-                if !machine.is_deleting() {
-                    delete_machine_of_node(shared.clone(), machine.clone(), None);
-                }
+            if let [machine] = machines.as_slice()
+                && !machine.is_deleting()
+            {
+                delete_machine_of_node(shared.clone(), machine.clone(), None);
             }
         }
     }
