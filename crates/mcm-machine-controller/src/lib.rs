@@ -10,6 +10,7 @@
 //! - [`options`], [`telemetry`], [`metrics`], [`http`], [`leader`]: the process around it;
 //! - [`config`] and [`retry`]: settings and requeue periods.
 
+pub mod app;
 pub mod config;
 pub mod decide;
 pub mod drain;
