@@ -9,3 +9,4 @@ mod support;
 
 mod lifecycle;
 mod safety;
+mod with_mcm;
