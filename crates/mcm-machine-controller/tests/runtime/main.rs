@@ -7,6 +7,7 @@
 mod sim_driver;
 mod support;
 
+mod freeze;
 mod lifecycle;
 mod safety;
 mod with_mcm;

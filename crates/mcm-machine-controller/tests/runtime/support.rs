@@ -156,6 +156,7 @@ impl Harness {
             Controller::start(config, clusters, Arc::new(SimDriver), Arc::new(NoMetrics))
                 .await
                 .expect("controller start");
+        let snapshot = controller.snapshot();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             controller
@@ -165,6 +166,7 @@ impl Harness {
                 .await;
         });
         RunningController {
+            snapshot,
             stop: Some(stop),
             task,
         }
@@ -224,6 +226,7 @@ impl Harness {
 }
 
 pub struct RunningController {
+    pub snapshot: mcm_machine_controller::runtime::Snapshot,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
