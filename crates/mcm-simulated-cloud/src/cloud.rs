@@ -351,6 +351,7 @@ impl RunningCloud {
                 let _ = task.await;
             }
         }
+        self.store.close().await;
         tracing::info!(url = %self.url, "simulated cloud stopped");
         result
     }

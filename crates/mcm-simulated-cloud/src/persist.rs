@@ -13,6 +13,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// Failures of state-file I/O, each naming the path.
 #[derive(Debug, thiserror::Error)]
@@ -67,19 +68,35 @@ pub fn lock_state(path: &Path) -> Result<StateLock, PersistError> {
         .write(true)
         .open(&lock)
         .map_err(io_err(&lock, "opening the lock file"))?;
-    match file.try_lock() {
-        Ok(()) => Ok(StateLock { _file: file }),
-        Err(fs::TryLockError::WouldBlock) => Err(PersistError::Locked {
-            path: path.to_owned(),
-            lock,
-        }),
-        Err(fs::TryLockError::Error(source)) => Err(PersistError::Io {
-            path: lock,
-            action: "locking",
-            source,
-        }),
+    // A lock that was just released can still look held for a moment: a process forked by
+    // another thread of the releasing process shares the lock until it execs. So wait briefly
+    // before calling the state busy.
+    let deadline = Instant::now() + LOCK_PATIENCE;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(StateLock { _file: file }),
+            Err(fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(PersistError::Locked {
+                    path: path.to_owned(),
+                    lock,
+                });
+            }
+            Err(fs::TryLockError::Error(source)) => {
+                return Err(PersistError::Io {
+                    path: lock,
+                    action: "locking",
+                    source,
+                });
+            }
+        }
     }
 }
+
+/// How long [`lock_state`] waits for a held lock.
+const LOCK_PATIENCE: Duration = Duration::from_secs(3);
 
 fn lock_path(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();

@@ -10,7 +10,7 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
@@ -163,6 +163,9 @@ pub enum StoreError {
         /// The parse error.
         message: String,
     },
+    /// The cloud is shutting down.
+    #[error("the simulated cloud is stopping and accepts no changes; retry once it is back")]
+    Closed,
     /// A background write task failed to run.
     #[error("saving the state failed: {0}")]
     Task(String),
@@ -205,6 +208,8 @@ pub struct Store {
     doc: Mutex<StateDoc>,
     disk: Option<Disk>,
     changes: watch::Sender<u64>,
+    /// Set by [`Store::close`]; read and written under the `doc` lock.
+    closed: AtomicBool,
 }
 
 /// The on-disk side of a file-backed store.
@@ -213,7 +218,7 @@ struct Disk {
     path: PathBuf,
     journal: Arc<std::sync::Mutex<Journal>>,
     snapshot_bytes: AtomicU64,
-    _lock: StateLock,
+    lock: std::sync::Mutex<Option<StateLock>>,
 }
 
 fn blocking_err(e: tokio::task::JoinError) -> StoreError {
@@ -238,7 +243,18 @@ impl Store {
             doc: Mutex::new(doc),
             disk,
             changes: watch::channel(0).0,
+            closed: AtomicBool::new(false),
         }))
+    }
+
+    /// Refuses further changes and releases the state lock, so another cloud can open the state
+    /// right away, even while a straggling request still holds this store.
+    pub async fn close(&self) {
+        let _doc = self.doc.lock().await;
+        self.closed.store(true, Ordering::SeqCst);
+        if let Some(disk) = &self.disk {
+            disk.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
+        }
     }
 
     /// Identifies this cloud's state; the node agent labels its Nodes with it so several clouds
@@ -264,6 +280,9 @@ impl Store {
         change: impl FnOnce(&StateDoc) -> Result<(T, JournalEntry), StoreError>,
     ) -> Result<T, StoreError> {
         let mut doc = self.doc.lock().await;
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(StoreError::Closed);
+        }
         let (out, entry) = change(&doc)?;
         if entry.is_empty() {
             return Ok(out);
@@ -645,7 +664,7 @@ fn recover(path: &Path) -> Result<(StateDoc, Disk), StoreError> {
             path: path.to_owned(),
             journal: Arc::new(std::sync::Mutex::new(journal)),
             snapshot_bytes: AtomicU64::new(snapshot.len() as u64),
-            _lock: lock,
+            lock: std::sync::Mutex::new(Some(lock)),
         },
     ))
 }
@@ -941,5 +960,22 @@ mod tests {
         let store = file_store(dir.path()).await;
         created.sort();
         assert_eq!(ids(&store).await, created);
+    }
+
+    #[tokio::test]
+    async fn closed_store_refuses_changes_and_frees_the_state_for_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = file_store(dir.path()).await;
+        first.create(&req("a", None), ctx(0, None)).await.unwrap();
+        first.close().await;
+        // `first` is still alive (a straggling request could hold it), yet the state is free.
+        let second = file_store(dir.path()).await;
+        assert_eq!(second.list(&InstanceFilter::all()).await.len(), 1);
+        let err = first
+            .create(&req("b", None), ctx(0, None))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Closed), "{err}");
+        assert_eq!(second.list(&InstanceFilter::all()).await.len(), 1);
     }
 }

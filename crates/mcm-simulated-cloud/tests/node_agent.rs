@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Container, Node, NodeCondition, Pod, PodSpec};
 use kube::Api;
-use kube::api::{DeleteParams, ObjectMeta, PostParams};
+use kube::api::{DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 use mcm_simulated_cloud::node_agent::{CLOUD_ID_LABEL, INSTANCE_ID_ANNOTATION};
 use mcm_simulated_cloud::{
     CloudClient, CloudConfig, ConditionOverride, CreateInstance, Instance, NodeHealth, ReadyMode,
@@ -125,17 +125,21 @@ fn ready_is(status: &'static str) -> impl Fn(&Node) -> Result<(), String> {
 async fn instance_becomes_ready_node_and_deletion_removes_it() {
     let plane = ControlPlane::shared().await.unwrap();
     let nodes: Api<Node> = Api::all(plane.client().await.unwrap());
-    let cloud = start(&plane).await;
+    // A boot delay long enough to look at the pending instance even on a loaded machine.
+    let mut cfg = config(&plane, StateLocation::InMemory);
+    cfg.boot_delay = Duration::from_secs(3);
+    let cloud = SimulatedCloud::start(cfg).await.unwrap();
     let client = cloud.client().unwrap();
     let name = unique("ready");
     let vm = create(&client, &name).await;
 
     // While pending there is no Node: nothing registers before the boot delay.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(nodes.get_opt(&name).await.unwrap().is_none());
     assert_eq!(
         client.get_instance(&vm.id).await.unwrap().status,
         mcm_simulated_cloud::InstanceStatus::Pending
     );
-    assert!(nodes.get_opt(&name).await.unwrap().is_none());
 
     let node = wait_node(&nodes, &name, "Ready=True without not-ready taint", |n| {
         ready_is("True")(n)?;
@@ -507,4 +511,57 @@ async fn binary_with_target_kubeconfig_registers_nodes() {
     wait_node_gone(&nodes, &name).await;
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+#[tokio::test]
+async fn node_with_foreign_finalizer_is_deleted_but_its_finalizer_kept() {
+    let plane = ControlPlane::shared().await.unwrap();
+    let nodes: Api<Node> = Api::all(plane.client().await.unwrap());
+    let cloud = start(&plane).await;
+    let name = unique("finalizer");
+    let vm = create(&cloud.client().unwrap(), &name).await;
+    wait_node(&nodes, &name, "Ready=True", ready_is("True")).await;
+    let finalizer = "node.machine.sapcloud.io/machine-controller";
+    nodes
+        .patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"metadata": {"finalizers": [finalizer]}})),
+        )
+        .await
+        .unwrap();
+
+    cloud
+        .client()
+        .unwrap()
+        .delete_instance(&vm.id)
+        .await
+        .unwrap();
+    let terminating = wait_node(&nodes, &name, "deletionTimestamp set", |n| {
+        if n.metadata.deletion_timestamp.is_some() {
+            Ok(())
+        } else {
+            Err("not deleted yet".into())
+        }
+    })
+    .await;
+    assert_eq!(
+        terminating.metadata.finalizers.as_deref(),
+        Some(&[finalizer.to_string()][..])
+    );
+    // The agent leaves the finalizer to its owner.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let still = nodes.get(&name).await.unwrap();
+    assert_eq!(still.metadata.finalizers, terminating.metadata.finalizers);
+
+    nodes
+        .patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"metadata": {"finalizers": null}})),
+        )
+        .await
+        .unwrap();
+    wait_node_gone(&nodes, &name).await;
+    cloud.shutdown().await.unwrap();
 }

@@ -47,6 +47,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound { .. } => ErrorCode::NotFound,
             StoreError::Conflict { .. } => ErrorCode::Conflict,
             StoreError::QuotaExceeded { .. } => ErrorCode::QuotaExceeded,
+            StoreError::Closed => ErrorCode::Unavailable,
             StoreError::Persist(_) | StoreError::Corrupt { .. } | StoreError::Task(_) => {
                 tracing::error!(error = %e, "state change failed");
                 ErrorCode::Internal
