@@ -15,6 +15,8 @@ pub enum Command {
     /// Run the local control plane in the background: up, down, status.
     #[command(subcommand)]
     Cluster(crate::cluster::ClusterCommand),
+    /// Everything CI checks: fmt, clippy, tests, smoke, e2e — with a summary.
+    Test(crate::test::TestArgs),
 }
 
 pub fn dispatch(command: Command) -> anyhow::Result<()> {
@@ -23,5 +25,6 @@ pub fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Bench(command) => crate::bench::run(command),
         Command::Tools => crate::tools::run(),
         Command::Cluster(command) => crate::cluster::run(command),
+        Command::Test(args) => crate::test::run(args),
     }
 }

@@ -9,10 +9,15 @@ mod bench;
 mod cluster;
 mod flags;
 mod rename_project;
+mod test;
 mod tools;
 
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask", about = "Developer tasks for the MCM provider toolkit", version)]
+#[command(
+    name = "cargo xtask",
+    about = "Developer tasks for the MCM provider toolkit",
+    version
+)]
 struct Cli {
     #[command(subcommand)]
     command: flags::Command,
