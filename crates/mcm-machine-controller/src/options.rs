@@ -664,6 +664,13 @@ impl Options {
         }
     }
 
+    /// `--address:--port` for the HTTP server; `None` when the port is out of range
+    /// (which [`Options::validate`] reports).
+    pub fn http_address(&self) -> Option<std::net::SocketAddr> {
+        let port = u16::try_from(self.port).ok().filter(|p| *p != 0)?;
+        Some(std::net::SocketAddr::new(self.address, port))
+    }
+
     /// Where the target cluster's config comes from (`none` → no target cluster).
     pub fn target_source(&self) -> KubeconfigSource {
         match self.target_kubeconfig.as_str() {

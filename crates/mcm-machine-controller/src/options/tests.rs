@@ -716,6 +716,24 @@ fn kubeconfig_sources() {
 }
 
 #[test]
+fn http_address_joins_address_and_port() {
+    let cases: &[(&[&str], Option<&str>)] = &[
+        (&[], Some("0.0.0.0:10259")),
+        (
+            &["--address=127.0.0.1", "--port=8080"],
+            Some("127.0.0.1:8080"),
+        ),
+        (&["--address=::1", "--port=1"], Some("[::1]:1")),
+        (&["--port=0"], None),
+        (&["--port=70000"], None),
+    ];
+    for (args, expected) in cases {
+        let address = parse(args).http_address().map(|a| a.to_string());
+        assert_eq!(address.as_deref(), *expected, "{args:?}");
+    }
+}
+
+#[test]
 fn to_args_parses_back() {
     let o = parse(&[
         "--control-kubeconfig=/c",
