@@ -15,6 +15,9 @@ pub enum Command {
     /// Run the local control plane in the background: up, down, status.
     #[command(subcommand)]
     Cluster(crate::cluster::ClusterCommand),
+    /// Generate provider repositories from template/ in several variants and build, test,
+    /// lint, rename and (with --run) run them end to end.
+    Smoke(crate::smoke::SmokeArgs),
     /// Everything CI checks: fmt, clippy, tests, smoke, e2e — with a summary.
     Test(crate::test::TestArgs),
 }
@@ -25,6 +28,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Bench(command) => crate::bench::run(command),
         Command::Tools => crate::tools::run(),
         Command::Cluster(command) => crate::cluster::run(command),
+        Command::Smoke(args) => crate::smoke::run(args),
         Command::Test(args) => crate::test::run(args),
     }
 }

@@ -9,6 +9,7 @@ mod bench;
 mod cluster;
 mod flags;
 mod rename_project;
+mod smoke;
 mod test;
 mod tools;
 
