@@ -1,5 +1,5 @@
-//! The process a provider's `main` runs: flags → logging → clients → HTTP endpoints →
-//! leader election → controller (contract 01 §7).
+//! The process a provider's `main` runs (contract 01 §7): flags → logging → clients →
+//! HTTP endpoints → leader election → controller, until SIGTERM.
 //!
 //! ```no_run
 //! # use mcm_api::driver::*;
@@ -29,21 +29,37 @@ use std::future::Future;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use futures::FutureExt;
 use mcm_api::Driver;
+use tokio::sync::watch;
 
+use crate::http::{Health, HttpError, HttpServer};
+use crate::leader::{LeaderError, LeaderSettings, run_as_leader};
+use crate::metrics::{self, Metrics};
 use crate::options::{Options, OptionsError};
 use crate::runtime::clients::ClientError;
-use crate::runtime::{Controller, NoMetrics, RuntimeObserver, StartError, connect};
+use crate::runtime::observer::MetricsObserver;
+use crate::runtime::{Clusters, Controller, StartError, connect};
+use crate::telemetry::{LogFormat, TelemetryError, init_logging};
 
 /// Why the machine controller stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// Logging could not be set up.
+    #[error(transparent)]
+    Telemetry(#[from] TelemetryError),
     /// A flag is invalid.
     #[error(transparent)]
     Options(#[from] OptionsError),
     /// A cluster client could not be built.
     #[error(transparent)]
     Clients(#[from] ClientError),
+    /// The HTTP endpoints could not be served.
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    /// Leader election failed or leadership was lost.
+    #[error(transparent)]
+    Leader(#[from] LeaderError),
     /// The controller could not start.
     #[error(transparent)]
     Start(#[from] StartError),
@@ -74,6 +90,33 @@ pub async fn run<D: Driver>(options: Options, provider: &str, driver: D) -> Resu
     run_until(options, provider, driver, shutdown_signal()).await
 }
 
+/// Runs the controllers (caches, then workers) until `stop` fires; marks the process
+/// ready once the caches are synced.
+async fn run_controllers<D: Driver>(
+    options: &Options,
+    clusters: Clusters,
+    driver: D,
+    provider: &str,
+    metrics: Arc<Metrics>,
+    health: Health,
+    stop: impl Future<Output = ()>,
+) -> Result<(), StartError> {
+    let observer = Arc::new(MetricsObserver::new(metrics.clone(), provider));
+    let controller = Controller::start(
+        options.controller_config(),
+        clusters,
+        Arc::new(driver),
+        observer,
+    )
+    .await?;
+    metrics.set_snapshot(Arc::new(controller.snapshot()));
+    health.set_ready(true);
+    let workers = usize::try_from(options.concurrent_syncs.max(1)).unwrap_or(1);
+    controller.run(workers, stop).await;
+    metrics.clear_snapshot();
+    Ok(())
+}
+
 /// Runs the machine controller until `shutdown` completes.
 pub async fn run_until<D: Driver>(
     options: Options,
@@ -81,13 +124,33 @@ pub async fn run_until<D: Driver>(
     driver: D,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), AppError> {
+    init_logging(options.v, LogFormat::Text)?;
+    options.log_flags();
     options.validate()?;
-    tracing::info!(
-        provider,
-        version = env!("CARGO_PKG_VERSION"),
-        "starting machine controller"
-    );
-    let config = options.controller_config();
+    tracing::info!(provider, version = env!("CARGO_PKG_VERSION"), namespace = %options.namespace, "starting machine controller");
+
+    // Shutdown fans out to the HTTP server, leader election and the controllers.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+
+    let metrics = metrics::global();
+    let health = Health::new();
+    let server = match options.http_address() {
+        Some(addr) => Some(HttpServer::bind(addr).await?),
+        None => None,
+    };
+    let http = server.map(|server| {
+        let metrics = metrics.clone();
+        let health = health.clone();
+        let stop = stopped();
+        tokio::spawn(async move { server.serve(metrics, health, stop).await })
+    });
+
     let burst = u32::try_from(options.kube_api_burst.max(0)).unwrap_or(u32::MAX);
     let clusters = connect(
         &options.control_kubeconfig,
@@ -96,20 +159,88 @@ pub async fn run_until<D: Driver>(
         burst,
     )
     .await?;
-    let observer: Arc<dyn RuntimeObserver> = Arc::new(NoMetrics);
-    let controller = Controller::start(config, clusters, Arc::new(driver), observer).await?;
-    let workers = usize::try_from(options.concurrent_syncs.max(1)).unwrap_or(1);
-    controller.run(workers, shutdown).await;
-    Ok(())
+
+    let work = async {
+        if options.leader_elect {
+            // A standby replica is ready (it serves, it just does not act).
+            health.set_ready(true);
+            let settings = LeaderSettings::from_options(&options)?;
+            let control = clusters.control.clone();
+            let outcome = run_as_leader(
+                control,
+                settings,
+                |mut stopping| {
+                    let health = health.clone();
+                    let metrics = metrics.clone();
+                    let options = &options;
+                    let clusters = clusters.clone();
+                    async move {
+                        health.set_ready(false);
+                        run_controllers(
+                            options,
+                            clusters,
+                            driver,
+                            provider,
+                            metrics,
+                            health,
+                            async move {
+                                stopping.requested().await;
+                            },
+                        )
+                        .await
+                    }
+                },
+                stopped(),
+            )
+            .await?;
+            outcome.transpose()?;
+            Ok::<(), AppError>(())
+        } else {
+            run_controllers(
+                &options,
+                clusters.clone(),
+                driver,
+                provider,
+                metrics.clone(),
+                health.clone(),
+                stopped(),
+            )
+            .await?;
+            Ok(())
+        }
+    };
+    let shutdown = shutdown.fuse();
+    tokio::pin!(shutdown);
+    tokio::pin!(work);
+    let result = tokio::select! {
+        result = &mut work => result,
+        () = &mut shutdown => {
+            let _ = stop_tx.send(true);
+            work.await
+        }
+    };
+    let _ = stop_tx.send(true);
+    if result.is_err() {
+        health.set_healthy(false);
+    }
+    if let Some(http) = http {
+        match http.await {
+            Ok(Err(error)) => tracing::warn!(%error, "HTTP server ended with an error"),
+            Err(error) => tracing::warn!(%error, "HTTP server task failed"),
+            Ok(Ok(())) => {}
+        }
+    }
+    tracing::info!("machine controller stopped");
+    result
 }
 
-/// [`run`] for a provider's `main`: logs the error and maps it to an exit code.
+/// [`run`] for a provider's `main`: prints the error and maps it to an exit code.
 pub async fn main<D: Driver>(options: Options, provider: &str, driver: D) -> ExitCode {
     match run(options, provider, driver).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("machine-controller: {error}");
             tracing::error!(%error, "machine controller failed");
+            eprintln!("machine-controller: {error}");
             ExitCode::FAILURE
         }
     }

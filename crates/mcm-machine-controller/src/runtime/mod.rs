@@ -9,6 +9,7 @@ pub mod cache;
 pub mod clients;
 pub mod effects;
 pub mod events;
+pub mod observer;
 pub mod passes;
 pub mod queue;
 pub mod state;
@@ -319,8 +320,18 @@ impl<D: Driver> Controller<D> {
             shared.queues.apiserver.add("");
         }
         shared.queues.orphans.add("");
+        let sampler_queues = shared.queues.clone();
+        let sampler = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                for queue in sampler_queues.all() {
+                    queue.sample_unfinished();
+                }
+            }
+        });
 
         shutdown.await;
+        sampler.abort();
         tracing::info!("shutting down: finishing the passes in flight");
         for queue in shared.queues.all() {
             queue.shut_down();

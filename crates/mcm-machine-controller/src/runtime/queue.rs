@@ -39,6 +39,8 @@ pub trait QueueObserver: Send + Sync {
     fn worked_for(&self, _queue: &'static str, _seconds: f64) {}
     /// A key was re-added with back-off.
     fn retried(&self, _queue: &'static str) {}
+    /// Sampled: total and longest time of the keys being processed.
+    fn unfinished(&self, _queue: &'static str, _total_seconds: f64, _longest_seconds: f64) {}
 }
 
 /// An observer that ignores everything.
@@ -241,6 +243,12 @@ impl WorkQueue {
             .fold((0.0, 0.0), |(sum, longest), s| {
                 (sum + s, f64::max(longest, s))
             })
+    }
+
+    /// Reports [`WorkQueue::unfinished_work`] to the observer.
+    pub fn sample_unfinished(&self) {
+        let (total, longest) = self.unfinished_work();
+        self.observer.unfinished(self.name, total, longest);
     }
 
     /// Number of keys ready to be handed out.

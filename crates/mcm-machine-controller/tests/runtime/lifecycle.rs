@@ -39,19 +39,35 @@ async fn machine_reaches_running_once_its_node_is_ready() {
             .any(|c| c.type_ == "Ready" && c.status == "True")
     );
 
-    let node = h.nodes().get("run-m1").await.unwrap();
+    // The next pass labels the Node with its machine's name.
+    let nodes = h.nodes();
+    let node = mcm_test_kit::wait_until(
+        "node labelled with the machine name",
+        Duration::from_secs(20),
+        Duration::from_millis(250),
+        || {
+            let nodes = nodes.clone();
+            async move {
+                let node = nodes.get("run-m1").await.map_err(|e| e.to_string())?;
+                let label = node
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(node_labels::MACHINE_NAME))
+                    .cloned();
+                if label.as_deref() == Some("run-m1") {
+                    Ok(node)
+                } else {
+                    Err(format!("label {label:?}"))
+                }
+            }
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(
         node.spec.as_ref().unwrap().provider_id.as_deref(),
         Some(machine.spec.provider_id.as_str())
-    );
-    assert_eq!(
-        node.metadata
-            .labels
-            .as_ref()
-            .unwrap()
-            .get(node_labels::MACHINE_NAME)
-            .map(String::as_str),
-        Some("run-m1")
     );
     // The node queue adds our finalizer.
     let nodes = h.nodes();

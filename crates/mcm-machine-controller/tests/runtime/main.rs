@@ -1,5 +1,5 @@
 //! The machine-controller runtime against real components: the shared kube-apiserver
-//! + etcd of `mcm-test-kit`, real Nodes registered by the simulated cloud's node
+//! and etcd of `mcm-test-kit`, real Nodes registered by the simulated cloud's node
 //! agent, and (where stated) the real MCM binary. Nothing here is mocked.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test support code
@@ -9,5 +9,6 @@ mod support;
 
 mod freeze;
 mod lifecycle;
+mod replicas;
 mod safety;
 mod with_mcm;
