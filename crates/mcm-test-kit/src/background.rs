@@ -130,6 +130,27 @@ impl ClusterState {
         std::fs::write(&path, text).map_err(|e| Error::io(format!("writing {}", path.display()), e))
     }
 
+    /// Adds a detached process started next to the plane (e.g. a simulated cloud or a
+    /// machine controller by `cargo xtask demo --keep`), so that `down` stops it too.
+    pub fn record(dir: &Path, process: DetachedProcess) -> Result<()> {
+        let mut state = ClusterState::load(dir)?.ok_or_else(|| Error::Background {
+            dir: dir.to_path_buf(),
+            message: "no background plane runs here; start one with `cargo xtask cluster up`"
+                .to_owned(),
+        })?;
+        state.processes.push(RecordedProcess::record(process)?);
+        state.save()
+    }
+
+    /// Forgets a recorded process by name (after it was stopped by its starter).
+    pub fn forget(dir: &Path, name: &str) -> Result<()> {
+        if let Some(mut state) = ClusterState::load(dir)? {
+            state.processes.retain(|p| p.name != name);
+            state.save()?;
+        }
+        Ok(())
+    }
+
     /// Each recorded process with its current liveness.
     pub fn liveness(&self) -> Vec<(&RecordedProcess, Liveness)> {
         self.processes.iter().map(|p| (p, p.liveness())).collect()

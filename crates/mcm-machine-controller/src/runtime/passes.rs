@@ -303,19 +303,38 @@ pub async fn orphan_pass<D: Driver>(shared: &Shared<D>) -> Option<Retry> {
     retry
 }
 
+/// Whether both clusters answer: a GET of a non-existent Machine and Node succeeds or
+/// says not-found. Each GET is bounded by the status-check timeout (at least 1 s):
+/// MCM sets no timeout, so a hung (not refusing) API server would block its check
+/// forever and never freeze the controller.
 async fn reachable<D: Driver>(shared: &Shared<D>) -> bool {
+    let limit = shared
+        .config
+        .safety_apiserver_statuscheck_timeout
+        .max(Duration::from_secs(1));
+    let answered =
+        |result: Result<Result<(), kube::Error>, tokio::time::error::Elapsed>| match result {
+            Ok(Ok(())) => true,
+            Ok(Err(error)) => is_not_found(&error),
+            Err(_) => false,
+        };
     let machines: Api<Machine> =
         Api::namespaced(shared.clusters.control.clone(), &shared.config.namespace);
-    let control_ok = match machines.get("dummy_name").await {
-        Ok(_) => true,
-        Err(error) => is_not_found(&error),
-    };
+    let control_ok = answered(
+        tokio::time::timeout(limit, async {
+            machines.get("dummy_name").await.map(|_| ())
+        })
+        .await,
+    );
     let target_ok = match &shared.clusters.target {
         None => true,
-        Some(target) => match Api::<Node>::all(target.clone()).get("dummy_name").await {
-            Ok(_) => true,
-            Err(error) => is_not_found(&error),
-        },
+        Some(target) => {
+            let nodes = Api::<Node>::all(target.clone());
+            answered(
+                tokio::time::timeout(limit, async { nodes.get("dummy_name").await.map(|_| ()) })
+                    .await,
+            )
+        }
     };
     control_ok && target_ok
 }
