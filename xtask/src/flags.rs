@@ -16,7 +16,7 @@ pub enum Command {
     #[command(subcommand)]
     Cluster(crate::cluster::ClusterCommand),
     /// Generate provider repositories from template/ in several variants and build, test,
-    /// lint, rename and (with --run) run them end to end.
+    /// lint, rename and run them end to end (see docs/template.md).
     Smoke(crate::smoke::SmokeArgs),
     /// Everything CI checks: fmt, clippy, tests, smoke, e2e — with a summary.
     Test(crate::test::TestArgs),

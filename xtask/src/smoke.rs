@@ -120,12 +120,15 @@ pub fn run(args: SmokeArgs) -> anyhow::Result<()> {
     println!("smoke: generating into {}", work.path().display());
     println!("smoke: shared target dir {}", target_dir.display());
     let runner = Runner::new(&target_dir, &work.path().join("logs"), started)?;
+    let source = steps::template_source(&repo, &work.path().join("template-source"))?;
 
     let mut rows = Vec::new();
     let mut generated = Vec::new();
     for (index, variant) in variants.iter().enumerate() {
         let mut row = Row::new(variant.label());
-        let root = smoke_variant(&runner, &repo, work.path(), variant, index == 0, &mut row);
+        // The first variant goes through the root cargo-generate.toml's sub_templates.
+        let via = (index == 0).then_some(source.as_path());
+        let root = smoke_variant(&runner, &repo, work.path(), variant, via, &mut row);
         if let Some(root) = root {
             generated.push((variant.clone(), root));
         }
@@ -145,7 +148,12 @@ pub fn run(args: SmokeArgs) -> anyhow::Result<()> {
     }
 
     if !args.no_run {
-        let mut row = Row::new("e2e (make e2e)".to_owned());
+        let what = if args.no_rename { "" } else { ", renamed" };
+        let label = match generated.first() {
+            Some((variant, _)) => format!("{} (make e2e{what})", variant.label()),
+            None => "make e2e".to_owned(),
+        };
+        let mut row = Row::new(label);
         match generated.first() {
             Some((_, root)) => {
                 row.record("e2e", runner.run("e2e", root, "make", &["e2e"]));
@@ -180,7 +188,7 @@ fn smoke_variant(
     repo: &Path,
     work: &Path,
     variant: &Variant,
-    via_sub_templates: bool,
+    source: Option<&Path>,
     row: &mut Row,
 ) -> Option<PathBuf> {
     let names = variant.names();
@@ -188,14 +196,7 @@ fn smoke_variant(
     let parent = work.join(names.kebab());
     let root = parent.join(&crate_name);
     runner.say(&format!("── {}: generating {crate_name}", variant.label()));
-    let generate = steps::generate(
-        runner,
-        repo,
-        &parent,
-        variant,
-        &crate_name,
-        via_sub_templates,
-    );
+    let generate = steps::generate(runner, repo, &parent, variant, &crate_name, source);
     let generated = generate.ok;
     row.record("generate", generate);
     if !generated {

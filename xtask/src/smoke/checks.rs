@@ -222,7 +222,104 @@ fn is_executable(path: &Path) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
+
+    /// The toolkit crates a generated provider depends on, with the requirement each template
+    /// manifest states, e.g. `("mcm-api", "0.1")` from `mcm-api = "0.1"`.
+    fn template_requirements(manifest: &str) -> Vec<(String, String)> {
+        manifest
+            .lines()
+            .filter_map(|line| {
+                let (name, requirement) = line.split_once(" = \"")?;
+                let name = name.trim();
+                if !name.starts_with("mcm-") {
+                    return None;
+                }
+                Some((name.to_owned(), requirement.strip_suffix('"')?.to_owned()))
+            })
+            .collect()
+    }
+
+    /// Whether a caret requirement like `0.1` or `0.1.2` accepts `version` (`0.1.0`): the same
+    /// leading non-zero component and nothing below the requirement.
+    fn caret_accepts(requirement: &str, version: &str) -> bool {
+        let parse =
+            |text: &str| -> Option<Vec<u64>> { text.split('.').map(|p| p.parse().ok()).collect() };
+        let (Some(req), Some(ver)) = (parse(requirement), parse(version)) else {
+            return false;
+        };
+        let significant = req
+            .iter()
+            .position(|&n| n != 0)
+            .unwrap_or(req.len().saturating_sub(1));
+        req.iter()
+            .enumerate()
+            .all(|(i, &r)| match i.cmp(&significant) {
+                std::cmp::Ordering::Less | std::cmp::Ordering::Equal => ver.get(i) == Some(&r),
+                std::cmp::Ordering::Greater => ver.get(i).is_some_and(|&v| v >= r),
+            })
+    }
+
+    #[test]
+    fn template_requirements_accept_the_toolkit_crates_versions() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let workspace = std::fs::read_to_string(repo.join("Cargo.toml")).unwrap();
+        let version = workspace
+            .lines()
+            .skip_while(|l| *l != "[workspace.package]")
+            .find_map(|l| l.strip_prefix("version = \"")?.strip_suffix('"'))
+            .unwrap()
+            .to_owned();
+        let mut seen = BTreeSet::new();
+        for manifest in [
+            "template/Cargo.toml.liquid",
+            "template/xtask/Cargo.toml.liquid",
+        ] {
+            let text = std::fs::read_to_string(repo.join(manifest)).unwrap();
+            let requirements = template_requirements(&text);
+            assert!(
+                !requirements.is_empty(),
+                "{manifest} names no toolkit crate"
+            );
+            for (name, requirement) in requirements {
+                assert!(
+                    repo.join("crates").join(&name).join("Cargo.toml").is_file(),
+                    "{manifest}: no crate {name}"
+                );
+                assert!(
+                    caret_accepts(&requirement, &version),
+                    "{manifest}: {name} = \"{requirement}\" does not accept the crate's version {version}"
+                );
+                seen.insert(name);
+            }
+        }
+        // Every crate the runtime_path patch table redirects is one the template uses.
+        let patch =
+            std::fs::read_to_string(repo.join("template/.cargo/config.toml.liquid")).unwrap();
+        for name in &seen {
+            assert!(
+                patch.contains(&format!(
+                    "{name} = {{ path = \"{{{{runtime_path}}}}/crates/{name}\" }}"
+                )),
+                "patch lacks {name}"
+            );
+        }
+        assert_eq!(seen.len(), 5, "{seen:?}");
+    }
+
+    #[test]
+    fn caret_requirements() {
+        assert!(caret_accepts("0.1", "0.1.0"));
+        assert!(caret_accepts("0.1", "0.1.7"));
+        assert!(!caret_accepts("0.1", "0.2.0"));
+        assert!(caret_accepts("0.1.2", "0.1.3"));
+        assert!(!caret_accepts("0.1.2", "0.1.1"));
+        assert!(caret_accepts("1", "1.4.0"));
+        assert!(!caret_accepts("1", "2.0.0"));
+        assert!(!caret_accepts("x", "0.1.0"));
+    }
 
     #[test]
     fn a_parent_workspace_is_refused() {

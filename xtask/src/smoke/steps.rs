@@ -21,6 +21,8 @@ pub struct Runner {
     log_dir: PathBuf,
     started: Instant,
     cargo: std::ffi::OsString,
+    /// Numbers the log files in run order (a repository runs `build` twice when renamed).
+    counter: std::sync::atomic::AtomicUsize,
 }
 
 impl Runner {
@@ -34,6 +36,7 @@ impl Runner {
             log_dir: log_dir.to_owned(),
             started,
             cargo: std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()),
+            counter: std::sync::atomic::AtomicUsize::new(1),
         })
     }
 
@@ -74,7 +77,10 @@ impl Runner {
         let name = dir
             .file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        let log_path = self.log_dir.join(format!("{name}-{step}.log"));
+        let number = self
+            .counter
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let log_path = self.log_dir.join(format!("{number:02}-{name}-{step}.log"));
         self.say(&format!("{name}: {shown}"));
         let started = Instant::now();
         let outcome = self.spawn_and_wait(dir, command, &log_path);
@@ -171,16 +177,49 @@ pub fn cargo_generate_version() -> anyhow::Result<String> {
     Ok(format!("cargo-generate {version}"))
 }
 
-/// Renders the template for `variant` into `parent/<crate_name>`, through the root
-/// `cargo-generate.toml`'s `sub_templates` (`--path <repo> template`) or directly
-/// (`--path <repo>/template`).
+/// A copy of what cargo-generate reads from this repository when it is given the
+/// repository root: the root `cargo-generate.toml` (with `sub_templates`) and `template/`.
+///
+/// cargo-generate copies the *whole* directory given to `--path` before it picks the
+/// sub-template, `target/` included (gigabytes in CI); this copy lets smoke exercise the
+/// `--path <root> template` form without that.
+pub fn template_source(repo: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::copy(
+        repo.join("cargo-generate.toml"),
+        dir.join("cargo-generate.toml"),
+    )
+    .context("copying cargo-generate.toml")?;
+    copy_tree(&repo.join("template"), &dir.join("template"))?;
+    Ok(dir.to_owned())
+}
+
+/// Copies a directory tree; `fs::copy` keeps each file's permission bits.
+fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
+    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)
+                .with_context(|| format!("copying {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Renders the template for `variant` into `parent/<crate_name>`: through a root
+/// `cargo-generate.toml`'s `sub_templates` (`--path <source> template`, see
+/// [`template_source`]) when `source` is given, else directly (`--path <repo>/template`).
 pub fn generate(
     runner: &Runner,
     repo: &Path,
     parent: &Path,
     variant: &Variant,
     crate_name: &str,
-    via_sub_templates: bool,
+    source: Option<&Path>,
 ) -> Outcome {
     if let Err(error) = std::fs::create_dir_all(parent) {
         return Outcome::failed(0.0, &format!("creating {}: {error}", parent.display()));
@@ -188,10 +227,9 @@ pub fn generate(
     let repo_text = repo.to_string_lossy().into_owned();
     let template_path = repo.join("template").to_string_lossy().into_owned();
     let mut args: Vec<String> = vec!["generate".into(), "--path".into()];
-    if via_sub_templates {
-        args.extend([repo_text.clone(), "template".into()]);
-    } else {
-        args.push(template_path);
+    match source {
+        Some(source) => args.extend([source.to_string_lossy().into_owned(), "template".into()]),
+        None => args.push(template_path),
     }
     args.extend([
         "--name".into(),
