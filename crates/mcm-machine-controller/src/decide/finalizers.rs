@@ -1,5 +1,7 @@
 //! The MachineClass and Secret finalizer controllers (contract 02 §6, rows F1–F9).
 
+use std::borrow::Borrow;
+
 use mcm_api::v1alpha1::{ClassSpec, Machine, MachineClass};
 use mcm_api::well_known::finalizers;
 
@@ -29,11 +31,11 @@ pub fn references_class(machine: &Machine, class_name: &str) -> bool {
 /// §6.1: the finalizer decision for a class, given all machines of the namespace.
 pub fn class_finalizer_action(
     class: &MachineClass,
-    machines: &[impl AsRef<Machine>],
+    machines: &[impl Borrow<Machine>],
 ) -> ClassFinalizerAction {
     let referencing: Vec<&Machine> = machines
         .iter()
-        .map(AsRef::as_ref)
+        .map(Borrow::borrow)
         .filter(|m| references_class(m, class.name()))
         .collect();
     let deleting = class.metadata.deletion_timestamp.is_some();
@@ -57,8 +59,8 @@ pub fn class_pass_retry(failed: bool) -> Retry {
 
 /// §6.2: whether any class references the Secret by name via `secretRef` or
 /// `credentialsSecretRef` (namespaces are not compared, as in MCM).
-pub fn secret_is_referenced(secret_name: &str, classes: &[impl AsRef<MachineClass>]) -> bool {
-    classes.iter().map(AsRef::as_ref).any(|class| {
+pub fn secret_is_referenced(secret_name: &str, classes: &[impl Borrow<MachineClass>]) -> bool {
+    classes.iter().map(Borrow::borrow).any(|class| {
         [&class.secret_ref, &class.credentials_secret_ref]
             .into_iter()
             .flatten()

@@ -83,6 +83,25 @@ pub fn on_node_update(old: &Node, new: &Node, machines: &[&Machine]) -> NodeUpda
     reaction
 }
 
+/// §1.3 Node add: whether the Node goes on the node queue (not for a not-managed
+/// Node, N3).
+pub fn on_node_add(node: &Node) -> bool {
+    !is_not_managed(node)
+}
+
+/// §1.3 Node delete: the Machine to delete (N7): the single Machine labelled
+/// `node=<node>` unless it is already being deleted; nothing for a not-managed Node
+/// (N3) or when no or several Machines claim it.
+pub fn on_node_delete<'a>(node: &Node, machines: &[&'a Machine]) -> Option<&'a Machine> {
+    if is_not_managed(node) {
+        return None;
+    }
+    match machines {
+        [machine] if !machine.is_deleting() => Some(machine),
+        _ => None,
+    }
+}
+
 /// What a node-queue pass does (§4.7).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodePassAction {

@@ -2,9 +2,14 @@
 //! are orphans, what to do with Nodes that have no Machine, and the API-server
 //! freeze state machine.
 
+use std::time::Duration;
+
 use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use mcm_api::v1alpha1::{Machine, MachinePhase};
+use mcm_api::well_known::{finalizers, node_annotations};
+
+use crate::config::ControllerConfig;
 
 /// What to do with one VM reported by ListMachines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +88,49 @@ pub fn classify_node(
     }
 }
 
+/// §7.1: the JSON merge patch of a Node's metadata that carries out `verdict`, or
+/// `None` when the Node already looks as it should (or the verdict writes nothing).
+/// `MarkUnmanaged` (S7) drops our finalizer and adds the not-managed annotation
+/// `"1"` if it is absent; `Unmark` (S8) deletes the annotation. One patch does what
+/// MCM does in two updates; a failure stops the sweep either way (S18).
+pub fn orphan_node_patch(node: &Node, verdict: NodeVerdict) -> Option<serde_json::Value> {
+    let annotated = node
+        .metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(node_annotations::NOT_MANAGED_BY_MCM));
+    let mut metadata = serde_json::Map::new();
+    match verdict {
+        NodeVerdict::Leave | NodeVerdict::Ambiguous => return None,
+        NodeVerdict::MarkUnmanaged => {
+            let current = node.metadata.finalizers.as_ref();
+            if current.is_some_and(|list| list.iter().any(|f| f == finalizers::NODE)) {
+                let kept: Vec<&String> = current
+                    .into_iter()
+                    .flatten()
+                    .filter(|f| *f != finalizers::NODE)
+                    .collect();
+                metadata.insert("finalizers".into(), serde_json::json!(kept));
+            }
+            if !annotated {
+                metadata.insert(
+                    "annotations".into(),
+                    serde_json::json!({ node_annotations::NOT_MANAGED_BY_MCM: "1" }),
+                );
+            }
+        }
+        NodeVerdict::Unmark => {
+            if annotated {
+                metadata.insert(
+                    "annotations".into(),
+                    serde_json::json!({ node_annotations::NOT_MANAGED_BY_MCM: null }),
+                );
+            }
+        }
+    }
+    (!metadata.is_empty()).then(|| serde_json::json!({ "metadata": metadata }))
+}
+
 /// The API-server safety state (in memory only, as in MCM).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct FreezeState {
@@ -113,9 +161,21 @@ pub enum NextCheck {
     TimeoutFifth,
 }
 
-/// §7.2 state machine (S9, S12–S14; S10 is `Unfreeze`). Unlike MCM we reset
-/// `inactive_since` when the servers are reachable again before the freeze (MCM's
-/// quirk 8 can freeze at once on a later short outage; see docs/contract-deviations.md).
+impl NextCheck {
+    /// The delay under these settings (defaults: 1 min and 6 s).
+    pub fn delay(self, config: &ControllerConfig) -> Duration {
+        match self {
+            NextCheck::Period => config.safety_apiserver_statuscheck_period,
+            NextCheck::TimeoutFifth => config.safety_apiserver_statuscheck_timeout / 5,
+        }
+    }
+}
+
+/// §7.2 state machine (S9, S12–S14; S10 is `Unfreeze`). Every unreachable pass of an
+/// unfrozen controller, including the one that freezes it, comes back after
+/// timeout / 5 (S9, S13), as in MCM. Unlike MCM we reset `inactive_since` when the
+/// servers are reachable again before the freeze (S12; MCM's quirk 8 can freeze at
+/// once on a later short outage; see docs/contract-deviations.md).
 pub fn check_api_servers(
     state: FreezeState,
     reachable: bool,
@@ -140,7 +200,7 @@ pub fn check_api_servers(
                         inactive_since: Some(since),
                     },
                     FreezeAction::Freeze,
-                    NextCheck::Period,
+                    NextCheck::TimeoutFifth,
                 )
             } else {
                 (
@@ -184,7 +244,10 @@ mod tests {
         assert_eq!(action, FreezeAction::None);
         let later = now() + SignedDuration::from_secs(31);
         let (state, action, next) = check_api_servers(state, false, timeout, later);
-        assert_eq!((action, next), (FreezeAction::Freeze, NextCheck::Period));
+        assert_eq!(
+            (action, next),
+            (FreezeAction::Freeze, NextCheck::TimeoutFifth)
+        );
         assert!(state.frozen);
         let (_, action, _) = check_api_servers(state, true, timeout, later);
         assert_eq!(action, FreezeAction::Unfreeze);

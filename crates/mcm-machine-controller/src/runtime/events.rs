@@ -5,17 +5,16 @@
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node, Secret};
-use kube::api::{Api, DeleteParams};
 use mcm_api::Driver;
 use mcm_api::v1alpha1::{ClassSpec, Machine, MachineClass};
 use mcm_api::well_known::{descriptions, machine_annotations};
 
 use super::cache::{Change, ObjectKey};
-use super::effects::is_not_found;
+use super::queue_effects::SharedEffects;
 use super::state::Shared;
-use crate::decide::node_events::{is_not_managed, on_node_update};
+use crate::decide::node_events::{on_node_add, on_node_delete, on_node_update};
+use crate::flow;
 use crate::retry::MEDIUM_RETRY;
-use crate::retry::SHORT_RETRY;
 
 fn machine_key(machine: &Machine) -> String {
     ObjectKey::of(machine).to_queue_key()
@@ -128,7 +127,7 @@ pub fn on_secret<D>(shared: &Shared<D>, change: Change<Secret>) {
 pub fn on_node<D: Driver>(shared: &Arc<Shared<D>>, change: Change<Node>) {
     match change {
         Change::Added(node) => {
-            if !is_not_managed(&node) {
+            if on_node_add(&node) {
                 shared
                     .queues
                     .node
@@ -152,41 +151,25 @@ pub fn on_node<D: Driver>(shared: &Arc<Shared<D>>, change: Change<Node>) {
             }
         }
         Change::Deleted(node) => {
-            if is_not_managed(&node) {
-                return;
-            }
             let name = node.metadata.name.clone().unwrap_or_default();
             let machines = shared.machines_of_node(&name);
-            if let [machine] = machines.as_slice()
-                && !machine.is_deleting()
-            {
-                delete_machine_of_node(shared.clone(), machine.clone(), None);
+            let refs: Vec<&Machine> = machines.iter().map(AsRef::as_ref).collect();
+            if let Some(machine) = on_node_delete(&node, &refs) {
+                delete_machine_of_node(shared.clone(), Arc::new(machine.clone()), None);
             }
         }
     }
 }
 
-/// Deletes a Machine because its Node went (N2, N7, N8).
+/// Deletes a Machine because its Node went (N2, N7, N8) without blocking the
+/// informer; `retry_node` comes back after `Short` if that fails (N8).
 fn delete_machine_of_node<D: Driver>(
     shared: Arc<Shared<D>>,
     machine: Arc<Machine>,
     retry_node: Option<String>,
 ) {
     tokio::spawn(async move {
-        let api: Api<Machine> =
-            Api::namespaced(shared.clusters.control.clone(), machine.namespace());
-        match api.delete(machine.name(), &DeleteParams::default()).await {
-            Ok(_) => tracing::info!(
-                machine = machine.name(),
-                "node deleted: deleting its machine"
-            ),
-            Err(error) if is_not_found(&error) => {}
-            Err(error) => {
-                tracing::warn!(machine = machine.name(), %error, "deleting the machine of a deleted node failed");
-                if let Some(node) = retry_node {
-                    shared.queues.node.add_after(&node, SHORT_RETRY);
-                }
-            }
-        }
+        let mut effects = SharedEffects::new(&shared);
+        flow::nodes::delete_machine_of_node(&mut effects, &machine, retry_node.as_deref()).await;
     });
 }

@@ -12,6 +12,7 @@ pub mod events;
 pub mod observer;
 pub mod passes;
 pub mod queue;
+pub mod queue_effects;
 pub mod state;
 
 use std::future::Future;

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test support code
 
+mod queue_support;
 mod support;
 
 /// Declares decision-table rows: `name: world, pass(machine) => |ran| { checks }`.
@@ -23,5 +24,7 @@ macro_rules! rows {
 
 mod creation;
 mod deletion;
+mod finalizers;
 mod gating;
 mod health;
+mod safety;
