@@ -33,6 +33,12 @@ pub struct Harness {
 impl Harness {
     pub async fn new(prefix: &str) -> Harness {
         let plane = ControlPlane::shared().await.expect("control plane");
+        Harness::on_plane(plane, prefix).await
+    }
+
+    /// As [`Harness::new`] on a given plane (e.g. a private one for a test whose
+    /// controller touches cluster-scoped Nodes that other tests' controllers see).
+    pub async fn on_plane(plane: Arc<ControlPlane>, prefix: &str) -> Harness {
         let namespace = plane.create_namespace(prefix).await.expect("namespace");
         let client = plane.client().await.expect("client");
         let mut config = CloudConfig::in_memory(TOKEN);
