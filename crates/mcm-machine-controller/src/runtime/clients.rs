@@ -96,12 +96,19 @@ async fn config_from(flag: &'static str, value: &str) -> Result<Config, ClientEr
 /// A client throttled to about `qps` requests per second with bursts of `burst`
 /// (a window of `burst` requests per `burst / qps` seconds; client-go uses a token
 /// bucket with the same average and burst).
+///
+/// kube's automatic retry of HTTP 429/503/504 is switched off: an eviction refused by
+/// a PodDisruptionBudget is a 429 that the drain must see at once (its own 20 s retry
+/// rhythm and `--machine-max-evict-retries` decide), and the controllers have their
+/// own retry periods for everything else. client-go does not retry these either
+/// unless the server sends `Retry-After`.
 pub fn throttled_client(
     flag: &'static str,
-    config: Config,
+    mut config: Config,
     qps: f32,
     burst: u32,
 ) -> Result<Client, ClientError> {
+    config.default_retry = false;
     let burst = u64::from(burst.max(1));
     let qps = f64::from(qps).max(0.001);
     #[allow(clippy::cast_precision_loss)]

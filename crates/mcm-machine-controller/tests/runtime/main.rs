@@ -7,6 +7,7 @@
 mod sim_driver;
 mod support;
 
+mod clients;
 mod freeze;
 mod lifecycle;
 mod replicas;
