@@ -69,7 +69,10 @@ pub fn run(args: SimCloudArgs) -> anyhow::Result<()> {
         let cloud = SimulatedCloud::start(config)
             .await
             .context("starting the simulated cloud")?;
-        let mut secret = manifests::read(std::path::Path::new("kubernetes/secret.yaml"))?;
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .context("the xtask directory has no parent")?;
+        let mut secret = manifests::read(&root.join("kubernetes/secret.yaml"))?;
         manifests::point_secret_at(&mut secret, cloud.url(), &token);
         manifests::move_to_namespace(&mut secret, &args.namespace);
         let secret_path = args.dir.join("secret.json");
