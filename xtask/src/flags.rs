@@ -18,6 +18,10 @@ pub enum Command {
     /// Generate provider repositories from template/ in several variants and build, test,
     /// lint, rename and run them end to end (see docs/template.md).
     Smoke(crate::smoke::SmokeArgs),
+    /// See it work: a generated provider runs machines with the real MCM on a local plane.
+    Demo(crate::demo::DemoArgs),
+    /// The end-to-end suite: a generated provider with the real MCM, plane and simulated cloud.
+    E2e(crate::e2e::E2eArgs),
     /// Everything CI checks: fmt, clippy, tests, smoke, e2e — with a summary.
     Test(crate::test::TestArgs),
 }
@@ -30,5 +34,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Cluster(command) => crate::cluster::run(command),
         Command::Smoke(args) => crate::smoke::run(args),
         Command::Test(args) => crate::test::run(args),
+        Command::Demo(args) => crate::demo::run(args),
+        Command::E2e(args) => crate::e2e::run(args),
     }
 }

@@ -7,9 +7,12 @@ use clap::Parser;
 
 mod bench;
 mod cluster;
+mod demo;
+mod e2e;
 mod flags;
 mod rename_project;
 mod smoke;
+mod stack;
 mod test;
 mod tools;
 
