@@ -190,16 +190,31 @@ async fn e2e(args: E2eArgs) -> anyhow::Result<()> {
             checks
         );
     }
+    world.stop_controllers().await;
+    // The plane's directory goes with the plane; keep the logs.
+    let kept = repo.join("target/e2e-logs");
+    let _ = std::fs::remove_dir_all(&kept);
+    copy_dir(&world.log_dir, &kept)?;
     println!(
         "total {:.0}s; logs in {}",
         started.elapsed().as_secs_f64(),
-        world.log_dir.display()
+        kept.display()
     );
-    world.stop_controllers().await;
     let failed: Vec<&str> = results.iter().filter(|r| !r.1).map(|r| r.0).collect();
     if failed.is_empty() {
         Ok(())
     } else {
         bail!("failed scenarios: {}", failed.join(", "))
     }
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
+    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name()))?;
+        }
+    }
+    Ok(())
 }

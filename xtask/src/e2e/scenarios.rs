@@ -620,8 +620,8 @@ async fn apiserver_outage(world: &mut World) -> anyhow::Result<()> {
     world.stop_controllers().await;
     let port = world
         .start_controller(&[
-            "--machine-safety-apiserver-statuscheck-period=15s".to_owned(),
-            "--machine-safety-apiserver-statuscheck-timeout=15s".to_owned(),
+            "--machine-safety-apiserver-statuscheck-period=10s".to_owned(),
+            "--machine-safety-apiserver-statuscheck-timeout=10s".to_owned(),
         ])
         .await?;
     create_machine(world, "e2e-outage").await?;

@@ -109,32 +109,47 @@ async fn reachable<D: Driver>(shared: &Shared<D>) -> bool {
         };
     let machines: Api<Machine> =
         Api::namespaced(shared.clusters.control.clone(), &shared.config.namespace);
-    let control_ok = answered(
-        tokio::time::timeout(limit, async {
-            machines.get("dummy_name").await.map(|_| ())
-        })
-        .await,
-    );
-    let target_ok = match &shared.clusters.target {
-        None => true,
-        Some(target) => {
-            let nodes = Api::<Node>::all(target.clone());
-            answered(
-                tokio::time::timeout(limit, async { nodes.get("dummy_name").await.map(|_| ()) })
+    let control = async {
+        answered(
+            tokio::time::timeout(limit, async {
+                machines.get("dummy_name").await.map(|_| ())
+            })
+            .await,
+        )
+    };
+    let target = async {
+        match &shared.clusters.target {
+            None => true,
+            Some(target) => {
+                let nodes = Api::<Node>::all(target.clone());
+                answered(
+                    tokio::time::timeout(limit, async {
+                        nodes.get("dummy_name").await.map(|_| ())
+                    })
                     .await,
-            )
+                )
+            }
         }
     };
+    // Both probes at once: a hung server costs one timeout, not two.
+    let (control_ok, target_ok) = futures::join!(control, target);
     control_ok && target_ok
 }
 
 /// A `machinesafetyapiserver` pass (§7.2, S9–S15): returns the next check's delay,
 /// or the retry when an unfreeze failed (MCM then relies on the rate-limited retry).
 pub async fn apiserver_pass<D: Driver>(shared: &Shared<D>) -> Result<Duration, Retry> {
+    // The probe's start is the moment the servers were (un)reachable: a hung server
+    // makes the probe itself last the status-check timeout, which must not delay the
+    // freeze by that much again.
+    let probed_at = now();
+    let probe_started = std::time::Instant::now();
     let up = reachable(shared).await;
+    tracing::debug!(reachable = up, took = ?probe_started.elapsed(), "API-server reachability check");
     let timeout = SignedDuration::try_from(shared.config.safety_apiserver_statuscheck_timeout)
         .unwrap_or(SignedDuration::MAX);
     let next =
-        flow::safety::api_server_check(&mut SharedEffects::new(shared), up, timeout, now()).await?;
+        flow::safety::api_server_check(&mut SharedEffects::new(shared), up, timeout, probed_at)
+            .await?;
     Ok(next.delay(&shared.config))
 }
