@@ -70,31 +70,7 @@ async fn machine_reaches_running_once_its_node_is_ready() {
         Some(machine.spec.provider_id.as_str())
     );
     // The node queue adds our finalizer.
-    let nodes = h.nodes();
-    mcm_test_kit::wait_until(
-        "node finalizer",
-        Duration::from_secs(20),
-        Duration::from_millis(250),
-        || {
-            let nodes = nodes.clone();
-            async move {
-                let node = nodes.get("run-m1").await.map_err(|e| e.to_string())?;
-                if node
-                    .metadata
-                    .finalizers
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|f| f == finalizers::NODE)
-                {
-                    Ok(())
-                } else {
-                    Err("no finalizer".to_owned())
-                }
-            }
-        },
-    )
-    .await
-    .unwrap();
+    h.wait_node_finalizer("run-m1").await;
     // The class got its finalizer, the bootstrap token is gone after Running.
     let class = h.classes().get(CLASS).await.unwrap();
     assert!(class.has_finalizer(finalizers::MACHINE_CONTROLLER_MANAGER));

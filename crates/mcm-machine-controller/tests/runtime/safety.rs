@@ -39,23 +39,7 @@ async fn s4_orphan_vm_without_a_machine_is_deleted() {
         .await
         .unwrap();
     let controller = h.start_controller(h.config()).await;
-    wait_until(
-        "orphan VM deleted",
-        Duration::from_secs(30),
-        Duration::from_millis(250),
-        || {
-            let cloud = cloud.clone();
-            let id = orphan.id.clone();
-            async move {
-                match cloud.get_instance(&id).await {
-                    Err(e) if e.is_not_found() => Ok(()),
-                    other => Err(format!("{other:?}")),
-                }
-            }
-        },
-    )
-    .await
-    .unwrap();
+    h.wait_instance_gone("orphan VM deleted", &orphan.id).await;
     controller.stop().await;
 }
 
@@ -88,31 +72,7 @@ async fn n2_deleting_the_node_deletes_its_machine() {
     h.create_machine("nodedel-m1", CLASS).await;
     h.wait_phase("nodedel-m1", MachinePhase::Running, Duration::from_secs(60))
         .await;
-    let nodes = h.nodes();
-    wait_until(
-        "node finalizer",
-        Duration::from_secs(20),
-        Duration::from_millis(250),
-        || {
-            let nodes = nodes.clone();
-            async move {
-                let node = nodes.get("nodedel-m1").await.map_err(|e| e.to_string())?;
-                if node
-                    .metadata
-                    .finalizers
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|f| f == finalizers::NODE)
-                {
-                    Ok(())
-                } else {
-                    Err("no finalizer".to_owned())
-                }
-            }
-        },
-    )
-    .await
-    .unwrap();
+    h.wait_node_finalizer("nodedel-m1").await;
     h.nodes()
         .delete("nodedel-m1", &DeleteParams::default())
         .await
@@ -218,23 +178,11 @@ async fn s5_failing_class_stops_the_orphan_sweep_until_it_is_gone() {
         .delete("a-broken", &DeleteParams::default())
         .await
         .unwrap();
-    wait_until(
+    h.wait_instance_gone(
         "orphan VM deleted once the failing class is gone",
-        Duration::from_secs(30),
-        Duration::from_millis(250),
-        || {
-            let cloud = cloud.clone();
-            let id = orphan.id.clone();
-            async move {
-                match cloud.get_instance(&id).await {
-                    Err(e) if e.is_not_found() => Ok(()),
-                    other => Err(format!("{other:?}")),
-                }
-            }
-        },
+        &orphan.id,
     )
-    .await
-    .unwrap();
+    .await;
     controller.stop().await;
 }
 

@@ -205,6 +205,54 @@ impl Harness {
         .expect("phase reached")
     }
 
+    /// Waits until the node queue has put our finalizer on the Node.
+    pub async fn wait_node_finalizer(&self, node: &str) {
+        let nodes = self.nodes();
+        wait_until(
+            &format!("finalizer on node {node}"),
+            Duration::from_secs(20),
+            Duration::from_millis(250),
+            || {
+                let nodes = nodes.clone();
+                async move {
+                    let found = nodes.get(node).await.map_err(|e| e.to_string())?;
+                    let finalizers = found.metadata.finalizers.unwrap_or_default();
+                    if finalizers
+                        .iter()
+                        .any(|f| f == mcm_api::well_known::finalizers::NODE)
+                    {
+                        Ok(())
+                    } else {
+                        Err(format!("finalizers {finalizers:?}"))
+                    }
+                }
+            },
+        )
+        .await
+        .expect("node finalizer");
+    }
+
+    /// Waits until the simulated cloud no longer knows instance `id`.
+    pub async fn wait_instance_gone(&self, what: &str, id: &str) {
+        let cloud = self.cloud.client().expect("cloud client");
+        wait_until(
+            what,
+            Duration::from_secs(30),
+            Duration::from_millis(250),
+            || {
+                let cloud = cloud.clone();
+                async move {
+                    match cloud.get_instance(id).await {
+                        Err(e) if e.is_not_found() => Ok(()),
+                        other => Err(format!("{other:?}")),
+                    }
+                }
+            },
+        )
+        .await
+        .expect("instance deleted");
+    }
+
     pub async fn wait_gone(&self, name: &str, timeout: Duration) {
         let machines = self.machines();
         wait_until(
