@@ -14,6 +14,8 @@ mod checks;
 mod report;
 mod steps;
 
+pub use steps::cargo_generate_version;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -94,7 +96,7 @@ impl Variant {
 
 pub fn run(args: SmokeArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let repo = repo_root()?;
+    let repo = crate::stack::repo_root()?;
     let specs: Vec<String> = if args.variants.is_empty() {
         DEFAULT_VARIANTS.iter().map(|v| (*v).to_owned()).collect()
     } else {
@@ -305,13 +307,6 @@ fn rename_variant(runner: &Runner, root: &Path, variant: &Variant, row: &mut Row
             runner.cargo("fmt", root, &["fmt", "--all", "--", "--check"]),
         );
     }
-}
-
-/// This repository's root (the workspace the xtask belongs to).
-fn repo_root() -> anyhow::Result<PathBuf> {
-    let xtask = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let root = xtask.parent().context("xtask has no parent directory")?;
-    std::fs::canonicalize(root).with_context(|| format!("resolving {}", root.display()))
 }
 
 /// The directory the variants are generated in: removed at the end unless kept.

@@ -66,19 +66,7 @@ pub fn check_prerequisites() -> anyhow::Result<()> {
              (https://go.dev/dl/) and make sure `go` is on PATH"
         );
     }
-    let generate = cargo().args(["generate", "--version"]).output();
-    let version = generate
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
-    match version {
-        Some(v) if v.contains(" 0.23.") => Ok(()),
-        found => bail!(
-            "cargo-generate 0.23.x is needed to render the provider template (found: {}): \
-             cargo install cargo-generate --version 0.23.14 --locked",
-            found.unwrap_or_else(|| "none".to_owned())
-        ),
-    }
+    crate::smoke::cargo_generate_version().map(|_| ())
 }
 
 /// Renders `template/` into `parent/<crate>` (replacing an earlier rendering) and builds
